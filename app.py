@@ -1,0 +1,222 @@
+"""Client portal scheduling API: the routes, the token authorizer and the error edge.
+
+Each route reads the request, calls one function in `chalicelib/`, and returns a dict.
+Domain errors become HTTP errors in `_translate_errors`, and nowhere else.
+"""
+import functools
+import os
+import re
+import time
+
+from chalice import (
+    AuthResponse,
+    BadRequestError,
+    Chalice,
+    ConflictError,
+    CORSConfig,
+    ForbiddenError,
+    NotFoundError,
+    Response,
+    UnauthorizedError,
+)
+
+from chalicelib import accounts, auth, errors, inputs, rules, scheduling, static, views
+from chalicelib.logs import logger
+
+app = Chalice(app_name="client-portal")
+
+_CORS = CORSConfig(allow_origin=os.environ["CORS_ORIGIN"], allow_headers=["Authorization", "Content-Type"],
+                   max_age=600) if os.environ.get("CORS_ORIGIN") else None
+_VISIT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_HTTP_ERRORS = {
+    errors.BadInput: BadRequestError,
+    errors.NotAuthenticated: UnauthorizedError,
+    errors.Forbidden: ForbiddenError,
+    errors.NotFound: NotFoundError,
+    errors.Conflict: ConflictError,
+}
+
+
+@app.authorizer(ttl_seconds=300)
+def cognito_id_token(auth_request):
+    """Verifies the Cognito ID token on every /portal and /clinic request (signature, iss, aud, exp)."""
+    try:
+        identity = auth.verify_id_token(auth_request.token)
+    except auth.InvalidToken as rejected:
+        logger.info("Token rejected", extra={"reason": str(rejected)})
+        raise auth.Unauthorized() from None
+    # Roles are checked in the handlers: API Gateway caches this answer per token and
+    # reuses it for other routes, so the policy must not name only this route.
+    return AuthResponse(routes=["*"], principal_id=identity.subject, context=identity.as_context())
+
+
+@app.middleware("http")
+def log_requests(event, get_response):
+    started = time.perf_counter()
+    logger.append_keys(request_id=event.context.get("requestId"), route=f"{event.method} {event.context.get('resourcePath')}")
+    response = get_response(event)
+    logger.info("Request handled", extra={"status": response.status_code,
+                                          "ms": round((time.perf_counter() - started) * 1000, 1)})
+    logger.remove_keys(["request_id", "route"])
+    return response
+
+
+def api(path, methods=("GET",), role=None):
+    """Registers a route. With a role, only that role's verified token gets in, and the view
+    receives the caller as `identity`. Domain errors become HTTP errors here, and only here."""
+    def register(view):
+        @functools.wraps(view)
+        def handle(**params):
+            try:
+                if role is not None:
+                    params["identity"] = caller(role)
+                return view(**params)
+            except errors.DomainError as error:
+                http_error = next(_HTTP_ERRORS[c] for c in type(error).__mro__ if c in _HTTP_ERRORS)
+                raise http_error(str(error)) from None
+        authorizer = cognito_id_token if role is not None else None
+        return app.route(path, methods=list(methods), cors=_CORS, authorizer=authorizer)(handle)
+    return register
+
+
+def caller(role: auth.Role) -> auth.Identity:
+    identity = auth.Identity.from_context(app.current_request.context.get("authorizer") or {})
+    if identity.is_expired():
+        raise UnauthorizedError("The session has expired. Please log in again.")
+    if identity.role is not role:
+        raise ForbiddenError("This route is not available to your account.")
+    return identity
+
+
+def body():
+    return app.current_request.json_body  # malformed JSON is a 400 from Chalice itself
+
+
+def query(name):
+    return (app.current_request.query_params or {}).get(name)
+
+
+def visit_id_from(value: str) -> str:
+    if not _VISIT_ID.match(value):
+        raise errors.NotFound("Unknown visit.")
+    return value
+
+
+def created(payload) -> Response:
+    return Response(body=payload, status_code=201)
+
+
+# --- Public ----------------------------------------------------------------------------
+
+@api("/health")
+def health():
+    return {"status": "ok"}
+
+
+@api("/auth/login", methods=["POST"])
+def log_in():
+    return accounts.log_in(*inputs.login(body()))
+
+
+@api("/auth/new-password", methods=["POST"])
+def set_new_password():
+    return accounts.set_first_password(*inputs.new_password(body()))
+
+
+@api("/auth/refresh", methods=["POST"])
+def refresh_tokens():
+    return accounts.refresh(inputs.refresh(body()))
+
+
+# --- Patient ---------------------------------------------------------------------------
+
+@api("/portal/me", role=auth.Role.PATIENT)
+def my_profile(identity):
+    return views.me_view(*scheduling.patient_and_clinic(identity))
+
+
+@api("/portal/sessions", role=auth.Role.PATIENT)
+def my_visits(identity):
+    now = views.now_utc()
+    context, dates, visits = scheduling.patient_visits(identity, query("from"), query("to"), now)
+    return views.schedule_view(context, dates, visits, now)
+
+
+@api("/portal/sessions/{visit_id}/response", methods=["PUT"], role=auth.Role.PATIENT)
+def answer_visit(visit_id, identity):
+    request = inputs.response_request(body())
+    now = views.now_utc()
+    context, visit, state = scheduling.respond(identity, visit_id_from(visit_id), request, now)
+    view = views.visit_view(visit, state, context, now)
+    if request.response is rules.PatientResponse.CANCELLED:
+        view["notice"] = context.cancel_notice
+    return view
+
+
+@api("/portal/sessions/{visit_id}/response", methods=["DELETE"], role=auth.Role.PATIENT)
+def change_answer(visit_id, identity):
+    now = views.now_utc()
+    context, visit, state = scheduling.clear_response(identity, visit_id_from(visit_id), now)
+    return views.visit_view(visit, state, context, now)
+
+
+# --- Clinic staff ----------------------------------------------------------------------
+
+@api("/clinic/settings", role=auth.Role.STAFF)
+def clinic_settings(identity):
+    return views.settings_view(scheduling.clinic_context(identity.clinic_id).clinic)
+
+
+@api("/clinic/settings", methods=["PATCH"], role=auth.Role.STAFF)
+def change_clinic_settings(identity):
+    return views.settings_view(scheduling.update_settings(identity, inputs.settings_patch(body())))
+
+
+@api("/clinic/patients", role=auth.Role.STAFF)
+def clinic_patients(identity):
+    return {"patients": [views.patient_view(p) for p in scheduling.clinic_patients(identity)]}
+
+
+@api("/clinic/patients", methods=["POST"], role=auth.Role.STAFF)
+def add_patient(identity):
+    patient = scheduling.create_patient(identity, *inputs.new_patient(body()), views.now_utc())
+    return created(views.patient_view(patient))
+
+
+@api("/clinic/sessions", role=auth.Role.STAFF)
+def clinic_visits(identity):
+    now = views.now_utc()
+    context, dates, visits = scheduling.clinic_visits(identity, query("from"), query("to"), now)
+    return views.schedule_view(context, dates, visits, now, view=views.clinic_visit_view)
+
+
+@api("/clinic/sessions", methods=["POST"], role=auth.Role.STAFF)
+def add_visit(identity):
+    now = views.now_utc()
+    context, visit = scheduling.create_visit(identity, inputs.new_visit(body()), now)
+    return created(views.clinic_visit_view(visit, views.visit_state(visit), context, now))
+
+
+@api("/clinic/sessions/{visit_id}", methods=["PATCH"], role=auth.Role.STAFF)
+def change_visit(visit_id, identity):
+    patch = inputs.visit_patch(body())
+    now = views.now_utc()
+    context, visit = scheduling.update_visit(identity, visit_id_from(visit_id), patch, now)
+    return views.clinic_visit_view(visit, views.visit_state(visit), context, now)
+
+
+# --- The web page and the API description ----------------------------------------------
+
+@app.route("/")
+def portal_page():
+    return static.asset_response("index.html")
+
+
+@app.route("/web/{name}")
+def portal_asset(name):
+    return static.asset_response(name)
+
+
+@app.route("/openapi.yaml")
+def openapi_description():
+    return static.openapi_response()

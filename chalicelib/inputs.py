@@ -1,0 +1,198 @@
+"""Request bodies checked field by field. Pure: bad input raises BadInput before any I/O.
+
+Unknown fields are refused rather than ignored, so a typo in a client never looks like
+success.
+"""
+import re
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+from chalicelib import rules
+from chalicelib.errors import BadInput
+
+MAX_NAME = 200
+MAX_REASON = 500
+MAX_NOTICE = 2000
+MAX_CLASSES = 50
+MAX_CUTOFF_HOURS = 168
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_BREAKS = re.compile(r"[\r\n\t]")
+
+
+def json_object(body: Any, allowed: Iterable[str], required: Iterable[str] = ()) -> Dict[str, Any]:
+    if not isinstance(body, dict):
+        raise BadInput("The request body must be a JSON object.")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise BadInput(f"Unknown field: {unknown[0]}.")
+    missing = [name for name in required if body.get(name) is None]
+    if missing:
+        raise BadInput(f"{missing[0]} is required.")
+    return body
+
+
+def text(value: Any, field: str, max_length: int = MAX_NAME, multiline: bool = False) -> str:
+    if not isinstance(value, str):
+        raise BadInput(f"{field} must be text.")
+    value = value.strip()
+    if not value:
+        raise BadInput(f"{field} must not be empty.")
+    if len(value) > max_length:
+        raise BadInput(f"{field} may be at most {max_length} characters.")
+    if _CONTROL.search(value) or (not multiline and _LINE_BREAKS.search(value)):
+        raise BadInput(f"{field} contains characters that are not allowed.")
+    return value
+
+
+def email(value: Any, field: str = "email") -> str:
+    address = text(value, field, max_length=254)
+    if not _EMAIL.match(address):
+        raise BadInput(f"{field} must be an email address.")
+    return address.lower()
+
+
+def boolean(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise BadInput(f"{field} must be true or false.")
+    return value
+
+
+def integer(value: Any, field: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadInput(f"{field} must be a whole number.")
+    if not low <= value <= high:
+        raise BadInput(f"{field} must be between {low} and {high}.")
+    return value
+
+
+# --- Auth ------------------------------------------------------------------------------
+
+def login(body: Any) -> Tuple[str, str]:
+    body = json_object(body, {"username", "password"}, {"username", "password"})
+    return text(body["username"], "username", 254), _secret(body["password"], "password")
+
+
+def new_password(body: Any) -> Tuple[str, str, str]:
+    body = json_object(body, {"username", "session", "new_password"}, {"username", "session", "new_password"})
+    return (
+        text(body["username"], "username", 254),
+        _secret(body["session"], "session", 8192),
+        _secret(body["new_password"], "new_password"),
+    )
+
+
+def refresh(body: Any) -> str:
+    body = json_object(body, {"refresh_token"}, {"refresh_token"})
+    return _secret(body["refresh_token"], "refresh_token", 8192)
+
+
+def _secret(value: Any, field: str, max_length: int = 256) -> str:
+    """Passwords and tokens are used exactly as given, never echoed in a message."""
+    if not isinstance(value, str) or not value:
+        raise BadInput(f"{field} must be non-empty text.")
+    if len(value) > max_length:
+        raise BadInput(f"{field} is too long.")
+    return value
+
+
+# --- Patient ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ResponseRequest:
+    response: rules.PatientResponse
+    reason: Optional[str]
+
+
+def response_request(body: Any) -> ResponseRequest:
+    body = json_object(body, {"response", "reason"}, {"response"})
+    word = body["response"]
+    if word not in ("confirmed", "cancelled"):
+        raise BadInput('response must be "confirmed" or "cancelled".')
+    response = rules.PatientResponse.from_api(word)
+    reason = body.get("reason")
+    if reason is not None:
+        if response is not rules.PatientResponse.CANCELLED:
+            raise BadInput("A reason can only be given with a cancellation.")
+        if not isinstance(reason, str):
+            raise BadInput("reason must be text.")
+        reason = text(reason, "reason", MAX_REASON, multiline=True) if reason.strip() else None
+    return ResponseRequest(response, reason)
+
+
+# --- Clinic ----------------------------------------------------------------------------
+
+SETTINGS_FIELDS = (
+    "name", "timezone", "phone", "admin_email", "patient_cancel_enabled",
+    "cancel_cutoff_hours", "cancel_notice", "session_classes",
+)
+
+
+def settings_patch(body: Any) -> Dict[str, Any]:
+    body = json_object(body, SETTINGS_FIELDS)
+    if not body:
+        raise BadInput("Send at least one setting to change.")
+    checks = {
+        "name": lambda v: text(v, "name"),
+        "timezone": lambda v: rules.parse_timezone(v).key,
+        "phone": lambda v: text(v, "phone", 50),
+        "admin_email": lambda v: email(v, "admin_email"),
+        "patient_cancel_enabled": lambda v: boolean(v, "patient_cancel_enabled"),
+        "cancel_cutoff_hours": lambda v: integer(v, "cancel_cutoff_hours", 0, MAX_CUTOFF_HOURS),
+        "cancel_notice": lambda v: text(v, "cancel_notice", MAX_NOTICE, multiline=True),
+        "session_classes": session_classes,
+    }
+    return {field: checks[field](value) for field, value in body.items()}
+
+
+def session_classes(value: Any) -> List[Tuple[str, bool]]:
+    if not isinstance(value, list) or not value:
+        raise BadInput("session_classes must be a non-empty list.")
+    if len(value) > MAX_CLASSES:
+        raise BadInput(f"At most {MAX_CLASSES} session classes are allowed.")
+    classes = []
+    for entry in value:
+        entry = json_object(entry, {"name", "cancelled"}, {"name", "cancelled"})
+        classes.append((text(entry["name"], "session class name", 100), boolean(entry["cancelled"], "cancelled")))
+    names = [name.casefold() for name, _ in classes]
+    if len(set(names)) != len(names):
+        raise BadInput("Session class names must be unique.")
+    if all(cancelled for _, cancelled in classes):
+        raise BadInput("At least one session class must not be a cancelled-type class.")
+    return classes
+
+
+def new_patient(body: Any) -> Tuple[str, str]:
+    body = json_object(body, {"name", "email"}, {"name", "email"})
+    return text(body["name"], "name"), email(body["email"])
+
+
+VISIT_FIELDS = ("date", "start_time", "duration_minutes", "provider", "location", "session_class")
+
+
+def _visit_field_checks():
+    return {
+        "patient_id": lambda v: text(v, "patient_id", 64),
+        "date": lambda v: rules.parse_date(v, "date"),
+        "start_time": rules.parse_clock_time,
+        "duration_minutes": lambda v: integer(v, "duration_minutes", 5, 720),
+        "provider": lambda v: text(v, "provider"),
+        "location": lambda v: text(v, "location"),
+        "session_class": lambda v: text(v, "session_class", 100),
+        "completed": lambda v: boolean(v, "completed"),
+    }
+
+
+def new_visit(body: Any) -> Dict[str, Any]:
+    fields = ("patient_id",) + VISIT_FIELDS
+    body = json_object(body, fields, fields)
+    checks = _visit_field_checks()
+    return {field: checks[field](body[field]) for field in fields}
+
+
+def visit_patch(body: Any) -> Dict[str, Any]:
+    body = json_object(body, VISIT_FIELDS + ("completed",))
+    if not body:
+        raise BadInput("Send at least one field to change.")
+    checks = _visit_field_checks()
+    return {field: checks[field](value) for field, value in body.items()}

@@ -1,0 +1,180 @@
+"""The DynamoDB items, as pynamodb models. Three tables, one item per thing, plain words.
+
+Clinic operations staff read and edit these items in the AWS console, so attribute names
+are words, instants are ISO-8601 UTC text (`2026-12-01T14:00:00Z`), and booleans and
+numbers that a person typed as text are still read correctly.
+
+Visits are keyed by patient so that a patient's list is one strongly consistent Query on
+the `by_start` local index, and a patient can only ever address their own items.
+"""
+import logging
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
+from pynamodb.constants import BOOLEAN, NUMBER, STRING
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib import config
+
+logger = logging.getLogger(__name__)
+
+
+class LenientBooleanAttribute(BooleanAttribute):
+    """A Boolean that also reads "true"/"false" text or 1/0, as typed by hand in the console."""
+
+    def get_value(self, value):
+        if BOOLEAN in value:
+            return value[BOOLEAN]
+        if STRING in value:
+            return value[STRING].strip().lower() in ("true", "yes", "1")
+        if NUMBER in value:
+            return value[NUMBER].strip() not in ("0", "0.0")
+        return super().get_value(value)
+
+
+class LenientNumberAttribute(NumberAttribute):
+    """A number that also reads digits typed as text in the console."""
+
+    def get_value(self, value):
+        if STRING in value:
+            return value[STRING].strip()
+        return super().get_value(value)
+
+
+class _Meta:
+    """Shared table settings; pynamodb reads them when each model class is defined."""
+
+    region = config.region()
+    host = config.aws_endpoint()
+    billing_mode = "PAY_PER_REQUEST"
+
+
+class SessionClass(MapAttribute):
+    name = UnicodeAttribute()
+    cancelled = LenientBooleanAttribute(default=False)
+
+
+class Clinic(Model):
+    class Meta(_Meta):
+        table_name = config.table_name("clinics")
+
+    clinic_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    timezone = UnicodeAttribute()
+    phone = UnicodeAttribute(default="")
+    admin_email = UnicodeAttribute(default="")
+    patient_cancel_enabled = LenientBooleanAttribute(default=True)
+    cancel_cutoff_hours = LenientNumberAttribute(default=0)
+    cancel_notice = UnicodeAttribute(null=True)
+    session_classes = ListAttribute(of=SessionClass, default=list)
+    # Settings edits are optimistic: two staff saving at once cannot overwrite each other,
+    # and a visit is only created against the settings it was validated with.
+    version = VersionAttribute()
+
+
+class PatientsByClinic(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_clinic"
+        projection = AllProjection()
+
+    clinic_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute(range_key=True)
+
+
+class Patient(Model):
+    class Meta(_Meta):
+        table_name = config.table_name("patients")
+
+    patient_id = UnicodeAttribute(hash_key=True)
+    clinic_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    email = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    by_clinic = PatientsByClinic()
+
+
+class VisitsByStart(LocalSecondaryIndex):
+    """A patient's visits in start order: the patient's list is one Query on this."""
+
+    class Meta:
+        index_name = "by_start"
+        projection = AllProjection()
+
+    patient_id = UnicodeAttribute(hash_key=True)
+    starts_at = UnicodeAttribute(range_key=True)
+
+
+class ClinicVisitsByStart(GlobalSecondaryIndex):
+    """A clinic's schedule in start order, for staff."""
+
+    class Meta:
+        index_name = "by_clinic_start"
+        projection = AllProjection()
+
+    clinic_id = UnicodeAttribute(hash_key=True)
+    starts_at = UnicodeAttribute(range_key=True)
+
+
+class VisitsById(GlobalSecondaryIndex):
+    """Staff address a visit by its id alone; this finds the patient it belongs to."""
+
+    class Meta:
+        index_name = "by_visit_id"
+        projection = KeysOnlyProjection()
+
+    visit_id = UnicodeAttribute(hash_key=True)
+
+
+class VisitsByClass(GlobalSecondaryIndex):
+    """Answers "does any visit still use this session class?" with one small Query."""
+
+    class Meta:
+        index_name = "by_clinic_class"
+        projection = KeysOnlyProjection()
+
+    clinic_id = UnicodeAttribute(hash_key=True)
+    session_class = UnicodeAttribute(range_key=True)
+
+
+class Visit(Model):
+    class Meta(_Meta):
+        table_name = config.table_name("visits")
+        # The email trigger compares the old and new item of every change.
+        stream_view_type = "NEW_AND_OLD_IMAGES"
+
+    patient_id = UnicodeAttribute(hash_key=True)
+    visit_id = UnicodeAttribute(range_key=True)
+    clinic_id = UnicodeAttribute()
+    patient_name = UnicodeAttribute(default="")
+    starts_at = UnicodeAttribute()
+    duration_minutes = LenientNumberAttribute(default=50)
+    provider = UnicodeAttribute(default="")
+    location = UnicodeAttribute(default="")
+    session_class = UnicodeAttribute(default="")
+    completed = LenientBooleanAttribute(default=False)
+    patient_response = UnicodeAttribute(null=True)
+    responded_at = UnicodeAttribute(null=True)
+    cancel_reason = UnicodeAttribute(null=True)
+    # Who last changed the patient response and when. The email trigger reads these from
+    # the stream record to tell a patient's own action from staff or console edits; the
+    # change id is new on every such write and makes each action's email idempotent.
+    response_changed_by = UnicodeAttribute(null=True)
+    response_changed_at = UnicodeAttribute(null=True)
+    response_change_id = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+
+    by_start = VisitsByStart()
+    by_clinic_start = ClinicVisitsByStart()
+    by_visit_id = VisitsById()
+    by_clinic_class = VisitsByClass()
+
+
+ALL_MODELS = (Clinic, Patient, Visit)

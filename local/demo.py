@@ -1,0 +1,85 @@
+"""Demo data for local mode only: one clinic, a staff login and two patients with visits in
+every status, dated relative to today. Written directly as the clinic's own records, so
+seeding sends no email.
+"""
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from chalicelib import accounts, rules
+from chalicelib.models import Clinic, Patient, SessionClass, Visit
+
+CLINIC_ID = "demo-clinic"
+TIMEZONE = "America/New_York"
+STAFF_LOGIN = ("staff@demo-clinic.example", "Demo-Staff-2026!")
+PATIENT_PASSWORD = "Demo-Patient-2026!"
+ALEX = ("pat_demo_alex", "Alex Rivera", "alex@demo-clinic.example")
+SAM = ("pat_demo_sam", "Sam Chen", "sam@demo-clinic.example")
+SEED_ACTOR = "seed"
+
+INDIVIDUAL, FAMILY = "Individual therapy", "Family therapy"
+CANCELLED_BY_CLIENT, CANCELLED_BY_CLINIC = "Cancelled by client", "Cancelled by clinic"
+PATEL, LEE = "Dr. Maya Patel", "Jordan Lee, LMFT"
+MAIN_ST, TELEHEALTH = "Room 2, 120 Main St", "Telehealth (video)"
+
+# (patient, days from today, local start, class, provider, location, completed, response, reason)
+VISITS = [
+    (ALEX, -14, "10:00", INDIVIDUAL, PATEL, MAIN_ST, True, None, None),
+    (ALEX, -7, "10:00", CANCELLED_BY_CLINIC, PATEL, MAIN_ST, False, None, None),
+    (ALEX, 2, "09:00", INDIVIDUAL, PATEL, MAIN_ST, False, None, None),
+    (ALEX, 5, "14:00", FAMILY, LEE, TELEHEALTH, False, rules.PatientResponse.CONFIRMED, None),
+    (ALEX, 9, "09:00", INDIVIDUAL, PATEL, MAIN_ST, False, None, None),
+    (ALEX, 12, "11:30", FAMILY, LEE, MAIN_ST, False, rules.PatientResponse.CANCELLED, "Family trip that week."),
+    (ALEX, 16, "09:00", INDIVIDUAL, PATEL, TELEHEALTH, False, None, None),
+    (ALEX, 23, "09:00", INDIVIDUAL, PATEL, MAIN_ST, False, None, None),
+    (SAM, 3, "15:00", INDIVIDUAL, LEE, MAIN_ST, False, None, None),
+    (SAM, 10, "15:00", INDIVIDUAL, LEE, MAIN_ST, False, None, None),
+    (SAM, 17, "15:00", FAMILY, LEE, TELEHEALTH, False, None, None),
+]
+
+
+def seed(now: datetime = None) -> None:
+    now = now or datetime.now(timezone.utc)
+    tz = ZoneInfo(TIMEZONE)
+    today = now.astimezone(tz).date()
+    stamp = rules.format_instant(now)
+    Clinic(
+        CLINIC_ID,
+        name="Demo Family Therapy",
+        timezone=TIMEZONE,
+        phone="(555) 010-2040",
+        admin_email="frontdesk@demo-clinic.example",
+        patient_cancel_enabled=True,
+        cancel_cutoff_hours=0,
+        session_classes=[
+            SessionClass(name=INDIVIDUAL, cancelled=False),
+            SessionClass(name=FAMILY, cancelled=False),
+            SessionClass(name=CANCELLED_BY_CLIENT, cancelled=True),
+            SessionClass(name=CANCELLED_BY_CLINIC, cancelled=True),
+        ],
+    ).save()
+    accounts.create_staff_login(STAFF_LOGIN[0], CLINIC_ID, STAFF_LOGIN[1])
+    for patient_id, name, email in (ALEX, SAM):
+        Patient(patient_id, clinic_id=CLINIC_ID, name=name, email=email, created_at=stamp).save()
+        accounts.invite_patient(email, CLINIC_ID, patient_id)
+        accounts.set_permanent_password(email, PATIENT_PASSWORD)
+    for number, visit in enumerate(VISITS, start=1):
+        _visit(number, *visit, today=today, tz=tz, stamp=stamp).save()
+
+
+def _visit(number, patient, days, start, session_class, provider, location, completed, response, reason,
+           *, today: date, tz: ZoneInfo, stamp: str) -> Visit:
+    patient_id, name, _ = patient
+    starts_at = rules.local_to_utc(today + timedelta(days=days), time.fromisoformat(start), tz)
+    visit = Visit(
+        patient_id, f"vis_demo_{number:02d}",
+        clinic_id=CLINIC_ID, patient_name=name, starts_at=rules.format_instant(starts_at),
+        duration_minutes=50, provider=provider, location=location, session_class=session_class,
+        completed=completed, created_at=stamp, updated_at=stamp,
+    )
+    if response:
+        visit.patient_response = response.value
+        visit.responded_at = stamp
+        visit.cancel_reason = reason
+        visit.response_changed_by = SEED_ACTOR
+        visit.response_changed_at = stamp
+    return visit

@@ -1,0 +1,84 @@
+"""`make run`: the whole service on this machine, on the embedded AWS emulator, with demo data.
+
+Starts moto's server on LOCAL_AWS_PORT (default 5000), provisions and seeds it, and serves
+the API and the web page with Chalice's local server on PORT (default 8000). Ctrl-C or
+SIGTERM stops everything; everything runs in this one process, so nothing is left behind.
+"""
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SENDER_EMAIL = "portal-noreply@demo-clinic.example"
+
+
+def main() -> None:
+    port = int(os.environ.get("PORT", "8000"))
+    aws_port = int(os.environ.get("LOCAL_AWS_PORT", "5000"))
+    endpoint = f"http://127.0.0.1:{aws_port}"
+
+    from local import emulator
+
+    emulator.start(aws_port)
+    emulator.use_emulator(endpoint)
+    os.environ.update(emulator.provision(endpoint, SENDER_EMAIL))
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
+    from local import demo
+
+    demo.seed()
+    sys.path.insert(0, str(ROOT))
+    from chalice.config import Config
+
+    from app import app
+    from local.gateway import dev_server
+
+    server = dev_server(app, Config.create(chalice_stage="local", app_name="client-portal"), "127.0.0.1", port)
+    _stop_on_signals(server)
+    _print_banner(port, endpoint)
+    server.serve_forever()
+
+
+def _stop_on_signals(server) -> None:
+    def stop(*_):
+        # shutdown() waits for serve_forever to return, so it must run on another thread.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    parent = os.getppid()
+
+    def stop_when_orphaned():
+        # If `make` is killed without passing the signal on, do not outlive it.
+        while os.getppid() == parent:
+            time.sleep(1)
+        stop()
+
+    threading.Thread(target=stop_when_orphaned, daemon=True).start()
+
+
+def _print_banner(port: int, endpoint: str) -> None:
+    from local import demo
+
+    print(f"""
+Client portal (local mode) is running.
+
+  Web page:        http://127.0.0.1:{port}/
+  API:             http://127.0.0.1:{port}/health
+  API description: http://127.0.0.1:{port}/openapi.yaml
+  AWS emulator:    {endpoint}  (DynamoDB, Streams, SES, Cognito)
+
+Demo logins:
+  patient  {demo.ALEX[2]} / {demo.PATIENT_PASSWORD}
+  patient  {demo.SAM[2]} / {demo.PATIENT_PASSWORD}
+  staff    {demo.STAFF_LOGIN[0]} / {demo.STAFF_LOGIN[1]}
+
+Press Ctrl-C to stop.
+""", flush=True)
+
+
+if __name__ == "__main__":
+    main()

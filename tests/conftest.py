@@ -1,0 +1,205 @@
+"""Fixtures: moto's server → tables → verified sender → Cognito pool → `chalice.test.Client`.
+
+One emulator serves the whole run (Cognito pools are slow to make); every test builds its
+own clinic with unique ids, so tests cannot see each other's data.
+"""
+import json
+import sys
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Dict, Optional
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from local import emulator  # noqa: E402  (sets nothing at import)
+
+SENDER_EMAIL = "portal-noreply@tests.example"
+PASSWORD = "Test-Password-2026!"
+TEST_STAGE = "test"  # not in .chalice/config.json: the test client adds no stage variables
+
+
+@pytest.fixture(scope="session")
+def aws():
+    """The emulator, with the environment pointing at it before `app` is imported."""
+    port = emulator.free_port()
+    server = emulator.start(port)
+    endpoint = f"http://127.0.0.1:{port}"
+    emulator.use_emulator(endpoint, table_prefix="portal-test")
+    settings = emulator.provision(endpoint, SENDER_EMAIL)
+    import os
+
+    os.environ.update(settings)
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    yield {"endpoint": endpoint, **settings}
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def app(aws):
+    from app import app as chalice_app
+
+    return chalice_app
+
+
+@pytest.fixture(scope="session")
+def client(app):
+    from chalice.test import Client
+
+    from local.gateway import use_portal_gateway
+
+    with Client(app, stage_name=TEST_STAGE, project_dir=str(ROOT)) as test_client:
+        use_portal_gateway(test_client)
+        yield test_client
+
+
+class Api:
+    """Calls the API as the portal frontend does, with JSON and a bearer token."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def call(self, method: str, path: str, token: Optional[str] = None, json_body=None, raw: Optional[str] = None,
+             headers: Optional[Dict[str, str]] = None):
+        all_headers = {"Content-Type": "application/json"}
+        if token is not None:
+            all_headers["Authorization"] = f"Bearer {token}"
+        all_headers.update(headers or {})
+        data = raw if raw is not None else (json.dumps(json_body) if json_body is not None else "")
+        response = self._client.http.request(method, path, headers=all_headers, body=data.encode())
+        response.data = json.loads(response.body) if response.body else None
+        return response
+
+    def get(self, path, token=None, **kw):
+        return self.call("GET", path, token, **kw)
+
+    def put(self, path, token=None, json_body=None, **kw):
+        return self.call("PUT", path, token, json_body=json_body, **kw)
+
+    def post(self, path, token=None, json_body=None, **kw):
+        return self.call("POST", path, token, json_body=json_body, **kw)
+
+    def patch(self, path, token=None, json_body=None, **kw):
+        return self.call("PATCH", path, token, json_body=json_body, **kw)
+
+    def delete(self, path, token=None, **kw):
+        return self.call("DELETE", path, token, **kw)
+
+    def login(self, email: str, password: str = PASSWORD) -> str:
+        response = self.post("/auth/login", json_body={"username": email, "password": password})
+        assert response.status_code == 200, response.data
+        return response.data["id_token"]
+
+
+@pytest.fixture
+def api(client):
+    return Api(client)
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+@dataclass
+class World:
+    """One clinic of a test, with its staff login and patients, built through the models."""
+
+    api: Api
+    clinic_id: str
+    staff_email: str
+    patients: Dict[str, str] = field(default_factory=dict)  # name -> patient_id
+    _tokens: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def staff_token(self) -> str:
+        if "staff" not in self._tokens:
+            self._tokens["staff"] = self.api.login(self.staff_email)
+        return self._tokens["staff"]
+
+    def token_for(self, name: str) -> str:
+        if name not in self._tokens:
+            self._tokens[name] = self.api.login(self.email_of(name))
+        return self._tokens[name]
+
+    def email_of(self, name: str) -> str:
+        return f"{name.lower()}.{self.clinic_id}@tests.example"
+
+    def add_patient(self, name: str) -> str:
+        from chalicelib import accounts
+        from chalicelib.models import Patient
+
+        patient_id = f"pat_{uuid.uuid4().hex[:12]}"
+        Patient(patient_id, clinic_id=self.clinic_id, name=name, email=self.email_of(name),
+                created_at="2026-01-01T00:00:00Z").save()
+        accounts.invite_patient(self.email_of(name), self.clinic_id, patient_id)
+        accounts.set_permanent_password(self.email_of(name), PASSWORD)
+        self.patients[name] = patient_id
+        return patient_id
+
+    def add_visit(self, patient: str, starts_in: timedelta = timedelta(days=3), session_class="Individual therapy",
+                  completed=False, response=None, reason=None, provider="Dr. Maya Patel",
+                  location="Room 2") -> str:
+        """A visit written straight to the table, as the clinic's own record."""
+        from chalicelib import rules
+        from chalicelib.models import Visit
+
+        visit_id = f"vis_{uuid.uuid4().hex[:12]}"
+        visit = Visit(self.patients[patient], visit_id, clinic_id=self.clinic_id, patient_name=patient,
+                      starts_at=rules.format_instant(now_utc() + starts_in), duration_minutes=50,
+                      provider=provider, location=location, session_class=session_class, completed=completed)
+        if response:
+            visit.patient_response = response
+            visit.responded_at = rules.format_instant(now_utc())
+            visit.cancel_reason = reason
+        visit.save()
+        return visit_id
+
+    def stored_visit(self, patient: str, visit_id: str):
+        from chalicelib.models import Visit
+
+        return Visit.get(self.patients[patient], visit_id, consistent_read=True)
+
+    def settings(self, **changes) -> None:
+        from chalicelib.models import Clinic
+
+        clinic = Clinic.get(self.clinic_id, consistent_read=True)
+        clinic.update(actions=[getattr(Clinic, name).set(value) for name, value in changes.items()])
+
+
+@pytest.fixture
+def make_clinic(api, aws):
+    def build(patients=("Alex",), timezone_name="America/New_York", **settings) -> World:
+        from chalicelib import accounts
+        from chalicelib.models import Clinic, SessionClass
+
+        clinic_id = f"cln_{uuid.uuid4().hex[:12]}"
+        values = dict(
+            name="Test Family Therapy", timezone=timezone_name, phone="(555) 010-9999",
+            admin_email=f"frontdesk.{clinic_id}@tests.example", patient_cancel_enabled=True,
+            cancel_cutoff_hours=0,
+            session_classes=[
+                SessionClass(name="Individual therapy", cancelled=False),
+                SessionClass(name="Family therapy", cancelled=False),
+                SessionClass(name="Cancelled by client", cancelled=True),
+                SessionClass(name="Cancelled by clinic", cancelled=True),
+            ],
+        )
+        values.update(settings)
+        Clinic(clinic_id, **values).save()
+        staff_email = f"staff.{clinic_id}@tests.example"
+        accounts.create_staff_login(staff_email, clinic_id, PASSWORD)
+        world = World(api=api, clinic_id=clinic_id, staff_email=staff_email)
+        for name in patients:
+            world.add_patient(name)
+        return world
+
+    return build
+
+
+@pytest.fixture
+def clinic(make_clinic) -> World:
+    return make_clinic()

@@ -1,0 +1,182 @@
+"""The scheduling rules, table-driven, as pure functions (no AWS)."""
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from chalicelib import rules
+from chalicelib.errors import BadInput, Conflict, Forbidden, NotOpen
+from chalicelib.rules import Action, PatientResponse, Status
+
+NOW = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)
+CANCELLED_CLASSES = frozenset({"Cancelled by client"})
+
+# The visit's shape for each status: (session_class, completed, response)
+SHAPES = {
+    Status.CANCELLED: ("Cancelled by client", False, PatientResponse.CANCELLED),
+    Status.COMPLETED: ("Individual therapy", True, None),
+    Status.PENDING_CANCEL: ("Individual therapy", False, PatientResponse.CANCELLED),
+    Status.PATIENT_CONFIRMED: ("Individual therapy", False, PatientResponse.CONFIRMED),
+    Status.AWAITING_RESPONSE: ("Individual therapy", False, None),
+}
+OPEN_ACTIONS = {
+    (Status.CANCELLED, True): [],
+    (Status.CANCELLED, False): [],
+    (Status.COMPLETED, True): [],
+    (Status.COMPLETED, False): [],
+    (Status.PENDING_CANCEL, True): [Action.CHANGE],
+    (Status.PENDING_CANCEL, False): [Action.CHANGE],
+    (Status.PATIENT_CONFIRMED, True): [Action.CHANGE],
+    (Status.PATIENT_CONFIRMED, False): [Action.CHANGE],
+    (Status.AWAITING_RESPONSE, True): [Action.CONFIRM, Action.CANCEL],
+    (Status.AWAITING_RESPONSE, False): [Action.CONFIRM],
+}
+
+
+def visit(status: Status, starts_in: timedelta) -> rules.VisitState:
+    session_class, completed, response = SHAPES[status]
+    return rules.VisitState(NOW + starts_in, session_class, completed, response)
+
+
+def policy(cancel_enabled=True, cutoff=0) -> rules.ClinicPolicy:
+    return rules.ClinicPolicy(CANCELLED_CLASSES, cancel_enabled, cutoff)
+
+
+@pytest.mark.parametrize("status", list(Status))
+@pytest.mark.parametrize("cancel_enabled", [True, False])
+@pytest.mark.parametrize("cutoff", [0, 24])
+@pytest.mark.parametrize("starts_in, open_for_cutoff", [
+    (timedelta(days=3), {0: True, 24: True}),
+    (timedelta(hours=12), {0: True, 24: False}),
+    (timedelta(minutes=1), {0: True, 24: False}),
+    (timedelta(0), {0: False, 24: False}),
+    (timedelta(hours=-2), {0: False, 24: False}),
+])
+def test_status_and_actions(status, cancel_enabled, cutoff, starts_in, open_for_cutoff):
+    state, clinic = visit(status, starts_in), policy(cancel_enabled, cutoff)
+
+    assert rules.visit_status(state, clinic) is status
+    is_open = open_for_cutoff[cutoff] and status not in (Status.CANCELLED, Status.COMPLETED)
+    assert rules.is_open(state, clinic, NOW) is is_open
+    expected = OPEN_ACTIONS[(status, cancel_enabled)] if is_open else []
+    assert rules.available_actions(state, clinic, NOW) == expected
+
+
+def test_cancelled_class_wins_over_completed_and_responses():
+    state = rules.VisitState(NOW + timedelta(days=1), "Cancelled by client", True, PatientResponse.CONFIRMED)
+    assert rules.visit_status(state, policy()) is Status.CANCELLED
+
+
+def test_a_response_value_typed_by_hand_counts_as_none():
+    assert PatientResponse.from_stored("maybe") is None
+    assert PatientResponse.from_stored(None) is None
+    assert PatientResponse.from_stored("CLIENT_CANCELLED") is PatientResponse.CANCELLED
+
+
+@pytest.mark.parametrize("status, wanted, outcome", [
+    (Status.AWAITING_RESPONSE, PatientResponse.CONFIRMED, True),
+    (Status.AWAITING_RESPONSE, PatientResponse.CANCELLED, True),
+    (Status.PATIENT_CONFIRMED, PatientResponse.CONFIRMED, False),
+    (Status.PENDING_CANCEL, PatientResponse.CANCELLED, False),
+    (Status.PATIENT_CONFIRMED, PatientResponse.CANCELLED, Conflict),
+    (Status.PENDING_CANCEL, PatientResponse.CONFIRMED, Conflict),
+    (Status.COMPLETED, PatientResponse.CONFIRMED, NotOpen),
+    (Status.CANCELLED, PatientResponse.CANCELLED, NotOpen),
+])
+def test_check_can_respond(status, wanted, outcome):
+    state = visit(status, timedelta(days=2))
+    if isinstance(outcome, bool):
+        assert rules.check_can_respond(state, policy(), NOW, wanted) is outcome
+    else:
+        with pytest.raises(outcome):
+            rules.check_can_respond(state, policy(), NOW, wanted)
+
+
+def test_cancel_while_clinic_turned_it_off_is_forbidden_but_confirm_is_not():
+    state = visit(Status.AWAITING_RESPONSE, timedelta(days=2))
+    with pytest.raises(Forbidden):
+        rules.check_can_respond(state, policy(cancel_enabled=False), NOW, PatientResponse.CANCELLED)
+    assert rules.check_can_respond(state, policy(cancel_enabled=False), NOW, PatientResponse.CONFIRMED)
+
+
+def test_a_closed_visit_refuses_even_the_same_answer_again():
+    state = visit(Status.PATIENT_CONFIRMED, timedelta(hours=-1))
+    with pytest.raises(NotOpen):
+        rules.check_can_respond(state, policy(), NOW, PatientResponse.CONFIRMED)
+
+
+@pytest.mark.parametrize("status, starts_in, outcome", [
+    (Status.PENDING_CANCEL, timedelta(days=1), True),
+    (Status.PATIENT_CONFIRMED, timedelta(days=1), True),
+    (Status.AWAITING_RESPONSE, timedelta(days=1), False),
+    (Status.PENDING_CANCEL, timedelta(hours=-1), NotOpen),
+    (Status.COMPLETED, timedelta(days=1), NotOpen),
+])
+def test_check_can_clear(status, starts_in, outcome):
+    state = visit(status, starts_in)
+    if isinstance(outcome, bool):
+        assert rules.check_can_clear(state, policy(), NOW) is outcome
+    else:
+        with pytest.raises(outcome):
+            rules.check_can_clear(state, policy(), NOW)
+
+
+TODAY = date(2026, 11, 26)
+
+
+@pytest.mark.parametrize("given, expected", [
+    ((None, None), (date(2026, 10, 27), date(2027, 2, 24))),
+    (("2026-11-01", None), (date(2026, 11, 1), date(2027, 2, 24))),
+    ((None, "2026-12-31"), (date(2026, 10, 27), date(2026, 12, 31))),
+    (("2026-11-26", "2026-11-26"), (TODAY, TODAY)),
+    (("2026-01-01", "2027-01-02"), (date(2026, 1, 1), date(2027, 1, 2))),
+])
+def test_date_range_defaults_and_bounds(given, expected):
+    assert rules.date_range(*given, today=TODAY) == expected
+
+
+@pytest.mark.parametrize("given", [
+    ("2026-12-01", "2026-11-30"),
+    ("2026-01-01", "2027-01-03"),
+    ("2026-13-01", None),
+    ("26-11-01", None),
+    (None, "2026-02-30"),
+    ("2026-11-01T00:00", None),
+    ("", None),
+])
+def test_bad_date_ranges_are_bad_input(given):
+    with pytest.raises(BadInput):
+        rules.date_range(*given, today=TODAY)
+
+
+def test_range_bounds_cover_whole_local_days():
+    tz = ZoneInfo("America/New_York")
+    first, last = rules.range_bounds_utc(date(2026, 11, 26), date(2026, 11, 27), tz)
+    assert rules.format_instant(first) == "2026-11-26T05:00:00Z"
+    assert rules.format_instant(last) == "2026-11-28T04:59:59Z"
+
+
+def test_local_times_across_daylight_saving():
+    tz = ZoneInfo("America/New_York")
+    summer = rules.local_to_utc(date(2026, 7, 1), time(9, 0), tz)
+    winter = rules.local_to_utc(date(2026, 12, 1), time(9, 0), tz)
+    assert rules.format_instant(summer) == "2026-07-01T13:00:00Z"
+    assert rules.format_instant(winter) == "2026-12-01T14:00:00Z"
+    assert rules.utc_to_local(winter, tz) == ("2026-12-01", "09:00")
+
+
+def test_a_local_time_skipped_by_the_clock_change_is_bad_input():
+    with pytest.raises(BadInput):
+        rules.local_to_utc(date(2026, 3, 8), time(2, 30), ZoneInfo("America/New_York"))
+
+
+@pytest.mark.parametrize("typed", ["2026-12-01T14:00:00Z", "2026-12-01T14:00:00.000Z", "2026-12-01T09:00:00-05:00",
+                                   "2026-12-01T14:00:00"])
+def test_instants_typed_in_the_console_are_read(typed):
+    assert rules.format_instant(rules.parse_instant(typed)) == "2026-12-01T14:00:00Z"
+
+
+@pytest.mark.parametrize("name", ["Mars/Olympus", "", "../etc/passwd", "/usr/share/zoneinfo/UTC", 5])
+def test_unknown_time_zones_are_bad_input(name):
+    with pytest.raises(BadInput):
+        rules.parse_timezone(name)
