@@ -53,7 +53,9 @@ def cognito_id_token(auth_request):
 @app.middleware("http")
 def log_requests(event, get_response):
     started = time.perf_counter()
-    logger.append_keys(request_id=event.context.get("requestId"), route=f"{event.method} {event.context.get('resourcePath')}")
+    # API Gateway's request id when there is one; the Lambda invocation's id otherwise (local mode).
+    request_id = event.context.get("requestId") or getattr(event.lambda_context, "aws_request_id", None)
+    logger.append_keys(request_id=request_id, route=f"{event.method} {event.context.get('resourcePath')}")
     response = get_response(event)
     logger.info("Request handled", extra={"status": response.status_code,
                                           "ms": round((time.perf_counter() - started) * 1000, 1)})

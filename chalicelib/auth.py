@@ -112,7 +112,8 @@ def _identity(claims: dict) -> Identity:
         role = Role.NONE
     return Identity(
         subject=str(claims["sub"]),
-        username=str(claims.get("cognito:username") or claims.get("email") or claims["sub"]),
+        # The email reads better than Cognito's generated username in audit attributes.
+        username=str(claims.get("email") or claims.get("cognito:username") or claims["sub"]),
         role=role,
         clinic_id=clinic_id,
         patient_id=patient_id,

@@ -305,17 +305,17 @@ def update_visit(identity: Identity, visit_id: str, patch: Dict, now: datetime) 
             context.tz,
         )
     if new_start != state.starts_at:
-        actions.append(Visit.starts_at.set(rules.format_instant(new_start)))
-        if visit.patient_response is not None:
-            # The patient answered for the old time; the new time needs a new answer.
-            actions += [
-                Visit.patient_response.remove(),
-                Visit.responded_at.remove(),
-                Visit.cancel_reason.remove(),
-                Visit.response_changed_by.set(f"staff:{identity.username}"),
-                Visit.response_changed_at.set(stamp),
-                Visit.response_change_id.set(new_id("chg")),
-            ]
+        # Any answer was for the old time; the new time needs a new one. Cleared even when
+        # none was read: the patient's answer may land between our read and this write.
+        actions += [
+            Visit.starts_at.set(rules.format_instant(new_start)),
+            Visit.patient_response.remove(),
+            Visit.responded_at.remove(),
+            Visit.cancel_reason.remove(),
+            Visit.response_changed_by.set(f"staff:{identity.username}"),
+            Visit.response_changed_at.set(stamp),
+            Visit.response_change_id.set(new_id("chg")),
+        ]
     if patch.get("completed") is True and new_start > now:
         raise Conflict("A visit cannot be completed before it has started.")
     if "session_class" in patch:

@@ -5,6 +5,7 @@ Import order matters: `use_emulator()` sets the environment before anything impo
 `chalicelib.models`, because pynamodb reads the table names and the endpoint when the
 model classes are defined.
 """
+import logging
 import os
 import socket
 from typing import Dict
@@ -31,6 +32,7 @@ def free_port() -> int:
 
 
 def start(port: int) -> ThreadedMotoServer:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per emulated AWS call
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return server

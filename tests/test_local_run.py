@@ -1,0 +1,103 @@
+"""`make run`'s entry point brings up the demo the contract describes, and stops on SIGTERM."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from local import emulator
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def call(base, method, path, body=None, token=None):
+    request = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None,
+                                     headers={"Content-Type": "application/json",
+                                              **({"Authorization": f"Bearer {token}"} if token else {})})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+@pytest.fixture(scope="module")
+def local_stack():
+    port, aws_port = emulator.free_port(), emulator.free_port()
+    env = dict(os.environ, PORT=str(port), LOCAL_AWS_PORT=str(aws_port))
+    for name in ("AWS_ENDPOINT_URL", "USER_POOL_ID", "APP_CLIENT_ID", "JWKS_URL", "TOKEN_ISSUER", "TABLE_PREFIX"):
+        env.pop(name, None)  # the stack sets up its own emulator, as on a fresh machine
+    process = subprocess.Popen([sys.executable, "-m", "local.run"], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if call(base, "GET", "/health")[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail("make run's stack did not come up:\n" + process.stdout.read())
+    yield base, process
+    if process.poll() is None:
+        process.kill()
+
+
+def login(base, email, password):
+    status, body = call(base, "POST", "/auth/login", {"username": email, "password": password})
+    assert status == 200, body
+    return body["id_token"]
+
+
+def test_the_demo_patient_sees_every_status(local_stack):
+    base, _ = local_stack
+    token = login(base, "alex@demo-clinic.example", "Demo-Patient-2026!")
+
+    me = call(base, "GET", "/portal/me", token=token)[1]
+    listing = call(base, "GET", "/portal/sessions", token=token)[1]
+
+    assert me["patient"]["name"] == "Alex Rivera"
+    assert me["clinic"]["name"] == "Demo Family Therapy"
+    assert me["clinic"]["timezone"] == "America/New_York"
+    statuses = [v["status"] for v in listing["sessions"]]
+    assert statuses.count("completed") >= 1 and statuses.count("cancelled") >= 1
+    assert statuses.count("awaiting_response") >= 3
+    assert statuses.count("patient_confirmed") >= 1 and statuses.count("pending_cancel") >= 1
+
+
+def test_the_demo_staff_and_second_patient_log_in(local_stack):
+    base, _ = local_stack
+    staff = login(base, "staff@demo-clinic.example", "Demo-Staff-2026!")
+    settings = call(base, "GET", "/clinic/settings", token=staff)[1]
+    assert settings["admin_email"] == "frontdesk@demo-clinic.example"
+    assert [c["name"] for c in settings["session_classes"] if c["cancelled"]] == ["Cancelled by client",
+                                                                                  "Cancelled by clinic"]
+    sam = login(base, "sam@demo-clinic.example", "Demo-Patient-2026!")
+    upcoming = [v for v in call(base, "GET", "/portal/sessions", token=sam)[1]["sessions"]
+                if v["status"] == "awaiting_response"]
+    assert len(upcoming) >= 2
+
+
+def test_the_page_and_the_api_description_are_served(local_stack):
+    base, _ = local_stack
+    with urllib.request.urlopen(base + "/", timeout=10) as page:
+        assert "text/html" in page.headers["Content-Type"]
+        assert b"Scheduling" in page.read()
+    with urllib.request.urlopen(base + "/openapi.yaml", timeout=10) as spec:
+        assert spec.read().startswith(b"openapi: 3.1")
+
+
+def test_sigterm_stops_everything(local_stack):
+    base, process = local_stack
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=15) == 0
+    with pytest.raises(OSError):
+        call(base, "GET", "/health")
