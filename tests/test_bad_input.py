@@ -104,3 +104,11 @@ def test_a_366_day_range_is_allowed(api, world):
 def test_a_password_is_never_echoed_in_an_error(api, world):
     response = api.post("/auth/login", json_body={"username": "a@b.co", "password": "Secret-Value-123!", "x": 1})
     assert "Secret-Value-123!" not in json.dumps(response.data)
+
+
+@pytest.mark.parametrize("path", ["/nowhere", "/portal/nothing", "/portal/sessions/vis_1/elsewhere"])
+def test_an_unknown_route_is_404_in_the_error_shape(api, world, path):
+    for token in (None, world.token_for("Alex")):
+        response = api.get(path, token)
+        assert response.status_code == 404
+        assert response.data["Code"] == "NotFoundError"
