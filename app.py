@@ -7,6 +7,7 @@ import functools
 import os
 import re
 import time
+from datetime import datetime, timezone
 
 from chalice import (
     AuthResponse,
@@ -90,6 +91,10 @@ def caller(role: auth.Role) -> auth.Identity:
     return identity
 
 
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 def body():
     return app.current_request.json_body  # malformed JSON is a 400 from Chalice itself
 
@@ -139,7 +144,7 @@ def my_profile(identity):
 
 @api("/portal/sessions", role=auth.Role.PATIENT)
 def my_visits(identity):
-    now = views.now_utc()
+    now = utc_now()
     context, dates, visits = scheduling.patient_visits(identity, query("from"), query("to"), now)
     return views.schedule_view(context, dates, visits, now)
 
@@ -147,7 +152,7 @@ def my_visits(identity):
 @api("/portal/sessions/{visit_id}/response", methods=["PUT"], role=auth.Role.PATIENT)
 def answer_visit(visit_id, identity):
     request = inputs.response_request(body())
-    now = views.now_utc()
+    now = utc_now()
     context, visit, state = scheduling.respond(identity, visit_id_from(visit_id), request, now)
     view = views.visit_view(visit, state, context, now)
     if request.response is rules.PatientResponse.CANCELLED:
@@ -157,7 +162,7 @@ def answer_visit(visit_id, identity):
 
 @api("/portal/sessions/{visit_id}/response", methods=["DELETE"], role=auth.Role.PATIENT)
 def change_answer(visit_id, identity):
-    now = views.now_utc()
+    now = utc_now()
     context, visit, state = scheduling.clear_response(identity, visit_id_from(visit_id), now)
     return views.visit_view(visit, state, context, now)
 
@@ -181,20 +186,20 @@ def clinic_patients(identity):
 
 @api("/clinic/patients", methods=["POST"], role=auth.Role.STAFF)
 def add_patient(identity):
-    patient = scheduling.create_patient(identity, *inputs.new_patient(body()), views.now_utc())
+    patient = scheduling.create_patient(identity, *inputs.new_patient(body()), utc_now())
     return created(views.patient_view(patient))
 
 
 @api("/clinic/sessions", role=auth.Role.STAFF)
 def clinic_visits(identity):
-    now = views.now_utc()
+    now = utc_now()
     context, dates, visits = scheduling.clinic_visits(identity, query("from"), query("to"), now)
     return views.schedule_view(context, dates, visits, now, view=views.clinic_visit_view)
 
 
 @api("/clinic/sessions", methods=["POST"], role=auth.Role.STAFF)
 def add_visit(identity):
-    now = views.now_utc()
+    now = utc_now()
     context, visit = scheduling.create_visit(identity, inputs.new_visit(body()), now)
     return created(views.clinic_visit_view(visit, views.visit_state(visit), context, now))
 
@@ -202,7 +207,7 @@ def add_visit(identity):
 @api("/clinic/sessions/{visit_id}", methods=["PATCH"], role=auth.Role.STAFF)
 def change_visit(visit_id, identity):
     patch = inputs.visit_patch(body())
-    now = views.now_utc()
+    now = utc_now()
     context, visit = scheduling.update_visit(identity, visit_id_from(visit_id), patch, now)
     return views.clinic_visit_view(visit, views.visit_state(visit), context, now)
 

@@ -170,29 +170,26 @@ def new_patient(body: Any) -> Tuple[str, str]:
 VISIT_FIELDS = ("date", "start_time", "duration_minutes", "provider", "location", "session_class")
 
 
-def _visit_field_checks():
-    return {
-        "patient_id": lambda v: text(v, "patient_id", 64),
-        "date": lambda v: rules.parse_date(v, "date"),
-        "start_time": rules.parse_clock_time,
-        "duration_minutes": lambda v: integer(v, "duration_minutes", 5, 720),
-        "provider": lambda v: text(v, "provider"),
-        "location": lambda v: text(v, "location"),
-        "session_class": lambda v: text(v, "session_class", 100),
-        "completed": lambda v: boolean(v, "completed"),
-    }
+_VISIT_FIELD_CHECKS = {
+    "patient_id": lambda v: text(v, "patient_id", 64),
+    "date": lambda v: rules.parse_date(v, "date"),
+    "start_time": rules.parse_clock_time,
+    "duration_minutes": lambda v: integer(v, "duration_minutes", 5, 720),
+    "provider": lambda v: text(v, "provider"),
+    "location": lambda v: text(v, "location"),
+    "session_class": lambda v: text(v, "session_class", 100),
+    "completed": lambda v: boolean(v, "completed"),
+}
 
 
 def new_visit(body: Any) -> Dict[str, Any]:
     fields = ("patient_id",) + VISIT_FIELDS
     body = json_object(body, fields, fields)
-    checks = _visit_field_checks()
-    return {field: checks[field](body[field]) for field in fields}
+    return {field: _VISIT_FIELD_CHECKS[field](body[field]) for field in fields}
 
 
 def visit_patch(body: Any) -> Dict[str, Any]:
     body = json_object(body, VISIT_FIELDS + ("completed",))
     if not body:
         raise BadInput("Send at least one field to change.")
-    checks = _visit_field_checks()
-    return {field: checks[field](value) for field, value in body.items()}
+    return {field: _VISIT_FIELD_CHECKS[field](value) for field, value in body.items()}

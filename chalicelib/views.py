@@ -1,7 +1,7 @@
 """Stored items turned into the JSON shapes of the contract (Visit, ClinicVisit, settings...)."""
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Dict, Optional, Tuple
 from zoneinfo import ZoneInfo
 
@@ -145,7 +145,3 @@ def me_view(patient: Patient, clinic: Clinic) -> Dict:
 
 def patient_view(patient: Patient) -> Dict:
     return {"id": patient.patient_id, "name": patient.name, "email": patient.email}
-
-
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
