@@ -8,7 +8,7 @@ clinic and the visit, one conditional write; a third read only after a lost race
 """
 import logging
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Dict, List, Optional, Tuple
 
@@ -77,29 +77,25 @@ def patient_and_clinic(identity: Identity) -> Tuple[Patient, Clinic]:
 
 
 def patient_visits(identity: Identity, from_value: Optional[str], to_value: Optional[str],
-                   now: datetime) -> Tuple[ClinicContext, Tuple, List[Visit]]:
+                   now: datetime) -> Tuple[ClinicContext, Tuple[date, date], List[Visit]]:
     """One Query on the patient's own partition, bounded by the range: nothing read is thrown away."""
-    context = clinic_context(identity.clinic_id)
-    start, end = rules.date_range(from_value, to_value, context.today(now))
-    first, last = rules.range_bounds_utc(start, end, context.tz)
-    visits = Visit.by_start.query(
-        identity.patient_id,
-        Visit.starts_at.between(rules.format_instant(first), rules.format_instant(last)),
-        consistent_read=True,
-    )
-    return context, (start, end), [v for v in visits if v.clinic_id == identity.clinic_id]
+    context, dates, starts_between = _date_range(identity, from_value, to_value, now)
+    visits = Visit.by_start.query(identity.patient_id, starts_between, consistent_read=True)
+    return context, dates, [v for v in visits if v.clinic_id == identity.clinic_id]
 
 
 def clinic_visits(identity: Identity, from_value: Optional[str], to_value: Optional[str],
-                  now: datetime) -> Tuple[ClinicContext, Tuple, List[Visit]]:
+                  now: datetime) -> Tuple[ClinicContext, Tuple[date, date], List[Visit]]:
+    context, dates, starts_between = _date_range(identity, from_value, to_value, now)
+    return context, dates, list(Visit.by_clinic_start.query(identity.clinic_id, starts_between))
+
+
+def _date_range(identity: Identity, from_value: Optional[str], to_value: Optional[str], now: datetime):
+    """The caller's clinic, the requested days (its "today" by default) and the matching key condition."""
     context = clinic_context(identity.clinic_id)
     start, end = rules.date_range(from_value, to_value, context.today(now))
     first, last = rules.range_bounds_utc(start, end, context.tz)
-    visits = Visit.by_clinic_start.query(
-        identity.clinic_id,
-        Visit.starts_at.between(rules.format_instant(first), rules.format_instant(last)),
-    )
-    return context, (start, end), list(visits)
+    return context, (start, end), Visit.starts_at.between(rules.format_instant(first), rules.format_instant(last))
 
 
 def _patient_visit(identity: Identity, visit_id: str) -> Tuple[ClinicContext, Visit, rules.VisitState]:
