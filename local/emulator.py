@@ -7,6 +7,7 @@ model classes are defined.
 """
 import email
 import email.policy
+import logging
 import os
 import socket
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ def free_port() -> int:
 
 
 def start(port: int) -> ThreadedMotoServer:
+    # The server logs every request; the stream poller's polling would bury the console.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return server

@@ -214,3 +214,28 @@ def inbox(aws):
         return [message for message in emulator.sent_emails() if address in message.to]
 
     return emails_to
+
+
+@pytest.fixture
+def ses_refuses(app):
+    """Makes SES refuse, as when throttled, the next N emails to an address: `ses_refuses[address] = N`.
+
+    A fault injected into the real botocore client, before the request is built.
+    """
+    from botocore.exceptions import ClientError
+
+    from chalicelib import aws
+
+    refusals: Dict[str, float] = {}
+
+    def throttle(params, **_):
+        for address in params.get("Destination", {}).get("ToAddresses", []):
+            if refusals.get(address, 0) > 0:
+                refusals[address] -= 1
+                raise ClientError({"Error": {"Code": "TooManyRequestsException",
+                                             "Message": "Maximum sending rate exceeded."}}, "SendEmail")
+
+    ses = aws.sesv2()
+    ses.meta.events.register("before-parameter-build.sesv2.SendEmail", throttle, unique_id="test-ses-refuses")
+    yield refusals
+    ses.meta.events.unregister("before-parameter-build.sesv2.SendEmail", unique_id="test-ses-refuses")
