@@ -1,4 +1,5 @@
-"""Client portal scheduling API: the routes, the token authorizer and the error edge.
+"""Client portal scheduling API: the routes, the token authorizer and the error edge, and the
+visits stream handler that emails the clinic.
 
 Each route reads the request, calls one function in `chalicelib/`, and returns a dict.
 Domain errors become HTTP errors in `_translate_errors`, and nowhere else.
@@ -21,7 +22,7 @@ from chalice import (
     UnauthorizedError,
 )
 
-from chalicelib import accounts, auth, errors, inputs, rules, scheduling, static, views
+from chalicelib import accounts, auth, errors, inputs, notifications, rules, scheduling, static, views
 from chalicelib.logs import logger
 
 app = Chalice(app_name="client-portal")
@@ -210,6 +211,19 @@ def change_visit(visit_id, identity):
     now = utc_now()
     context, visit = scheduling.update_visit(identity, visit_id_from(visit_id), patch, now)
     return views.clinic_visit_view(visit, views.visit_state(visit), context, now)
+
+
+# --- Emails to the clinic ------------------------------------------------------------
+
+# TRIM_HORIZON: a new or re-created mapping starts with the oldest record the stream still
+# holds, so no patient action is skipped (sends are idempotent, so nothing goes out twice).
+# A one-second window groups bursts without delaying a clinic's email noticeably.
+@app.on_dynamodb_record(stream_arn=os.environ["VISITS_STREAM_ARN"], name="clinic_emails", batch_size=10,
+                        starting_position="TRIM_HORIZON", maximum_batching_window_in_seconds=1)
+def clinic_emails(event):
+    """A patient's cancel or un-cancel → one email to the clinic. Returns the records to retry;
+    the event source mapping needs `FunctionResponseTypes: [ReportBatchItemFailures]`."""
+    return notifications.handle_visit_changes(event.to_dict(), event.context)
 
 
 # --- The web page and the API description ----------------------------------------------

@@ -24,8 +24,9 @@ def cognito():
     return client("cognito-idp")
 
 
-def ses():
-    return client("ses")
+def sesv2():
+    """SES through its v2 API: one SendEmail action (`ses:SendEmail`), raw MIME content."""
+    return client("sesv2")
 
 
 def reset_clients() -> None:

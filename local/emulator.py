@@ -5,10 +5,13 @@ Import order matters: `use_emulator()` sets the environment before anything impo
 `chalicelib.models`, because pynamodb reads the table names and the endpoint when the
 model classes are defined.
 """
+import email
+import email.policy
 import logging
 import os
 import socket
-from typing import Dict
+from dataclasses import dataclass
+from typing import Dict, List, Tuple
 
 import boto3
 from moto.server import ThreadedMotoServer
@@ -32,7 +35,8 @@ def free_port() -> int:
 
 
 def start(port: int) -> ThreadedMotoServer:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per emulated AWS call
+    # The server logs every request; the stream poller's polling would bury the console.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return server
@@ -50,16 +54,34 @@ def use_emulator(endpoint: str, table_prefix: str = "portal-local") -> None:
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
         "TABLE_PREFIX": table_prefix,
     })
-    for name in ("CLINICS_TABLE", "PATIENTS_TABLE", "VISITS_TABLE"):
+    for name in ("CLINICS_TABLE", "PATIENTS_TABLE", "VISITS_TABLE", "IDEMPOTENCY_TABLE"):
         os.environ.pop(name, None)
 
 
 def provision(endpoint: str, sender_email: str) -> Dict[str, str]:
-    """Creates what the service needs and returns the settings that point it there."""
-    from chalicelib.models import ALL_MODELS  # only now: see the module docstring
+    """Creates what the service needs and returns the settings that point it there.
+
+    The settings include `VISITS_STREAM_ARN`, which `app.py` reads at import: put them in
+    the environment before importing `app`.
+    """
+    from chalicelib import config
+    from chalicelib.models import ALL_MODELS, Visit  # only now: see the module docstring
 
     for model in ALL_MODELS:
         model.create_table(wait=True)
+    dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint)
+    # Powertools' idempotency records for the clinic emails: its default key and TTL attributes.
+    idempotency_table = config.table_name("idempotency")
+    dynamodb.create_table(
+        TableName=idempotency_table,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=idempotency_table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
+    )
+    stream_arn = dynamodb.describe_table(TableName=Visit.Meta.table_name)["Table"]["LatestStreamArn"]
     cognito = boto3.client("cognito-idp", region_name=REGION, endpoint_url=endpoint)
     pool_id = cognito.create_user_pool(
         PoolName="client-portal-local",
@@ -87,4 +109,44 @@ def provision(endpoint: str, sender_email: str) -> Dict[str, str]:
         "TOKEN_ISSUER": f"https://cognito-idp.{REGION}.amazonaws.com/{pool_id}",
         "JWKS_URL": f"{endpoint}/{pool_id}/.well-known/jwks.json",
         "SENDER_EMAIL": sender_email,
+        "VISITS_STREAM_ARN": stream_arn,
     }
+
+
+@dataclass(frozen=True)
+class SentEmail:
+    """One email as SES received it, with its parts decoded."""
+
+    sender: str
+    to: Tuple[str, ...]
+    subject: str
+    text: str
+    html: str
+
+
+def sent_emails() -> List[SentEmail]:
+    """Every email the emulator's SES accepted, oldest first.
+
+    Read from moto's backend, so only in the process that runs the emulator (local mode and
+    tests). The same messages are at `GET {endpoint}/moto-api/data.json` → `ses`.
+    """
+    from moto.backends import get_backend
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    return [_decoded(message) for message in list(get_backend("ses")[DEFAULT_ACCOUNT_ID][REGION].sent_messages)]
+
+
+def _decoded(message) -> SentEmail:
+    raw = getattr(message, "raw_data", None)
+    if raw is None:  # SendEmail with simple content: moto keeps one body only
+        to = tuple(message.destinations.get("ToAddresses", []))
+        return SentEmail(message.source, to, message.subject, message.body, message.body)
+    mime = email.message_from_string(raw, policy=email.policy.default)
+    parts = {part: mime.get_body((part,)) for part in ("plain", "html")}
+    return SentEmail(
+        sender=str(mime["From"] or message.source),
+        to=tuple(address.addr_spec for address in mime["To"].addresses) if mime["To"] else (),
+        subject=str(mime["Subject"] or ""),
+        text=parts["plain"].get_content() if parts["plain"] else "",
+        html=parts["html"].get_content() if parts["html"] else "",
+    )

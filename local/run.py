@@ -1,8 +1,9 @@
 """`make run`: the whole service on this machine, on the embedded AWS emulator, with demo data.
 
-Starts moto's server on LOCAL_AWS_PORT (default 5000), provisions and seeds it, and serves
-the API and the web page with Chalice's local server on PORT (default 8000). Ctrl-C or
-SIGTERM stops everything; everything runs in this one process, so nothing is left behind.
+Starts moto's server on LOCAL_AWS_PORT (default 5000), provisions and seeds it, feeds the
+visits stream to the clinic-email handler (printing each email sent), and serves the API
+and the web page with Chalice's local server on PORT (default 8000). Ctrl-C or SIGTERM
+stops everything; everything runs in this one process, so nothing is left behind.
 """
 import os
 import signal
@@ -35,11 +36,15 @@ def main() -> None:
 
     from app import app
     from local.gateway import dev_server
+    from local.stream_poller import FUNCTION_NAME, StreamPoller
 
+    # From the stream's start, as the deployed mapping: the seed's records need no email.
+    poller = StreamPoller(app.handler_map[FUNCTION_NAME], os.environ["VISITS_STREAM_ARN"], endpoint).start()
     server = dev_server(app, Config.create(chalice_stage="local", app_name="client-portal"), "127.0.0.1", port)
     _stop_on_signals(server)
     _print_banner(port, endpoint)
     server.serve_forever()
+    poller.stop()
 
 
 def _stop_on_signals(server) -> None:
@@ -70,6 +75,8 @@ Client portal (local mode) is running.
   API:             http://127.0.0.1:{port}/health
   API description: http://127.0.0.1:{port}/openapi.yaml
   AWS emulator:    {endpoint}  (DynamoDB, Streams, SES, Cognito)
+  Clinic emails:   printed here as they are sent; all of them at
+                   {endpoint}/moto-api/data.json under "ses" → "RawMessage"
 
 Demo logins:
   patient  {demo.ALEX[2]} / {demo.PATIENT_PASSWORD}

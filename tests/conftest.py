@@ -111,6 +111,7 @@ class World:
     api: Api
     clinic_id: str
     staff_email: str
+    admin_email: str
     patients: Dict[str, str] = field(default_factory=dict)  # name -> patient_id
     _tokens: Dict[str, str] = field(default_factory=dict)
 
@@ -192,7 +193,7 @@ def make_clinic(api, aws):
         Clinic(clinic_id, **values).save()
         staff_email = f"staff.{clinic_id}@tests.example"
         accounts.create_staff_login(staff_email, clinic_id, PASSWORD)
-        world = World(api=api, clinic_id=clinic_id, staff_email=staff_email)
+        world = World(api=api, clinic_id=clinic_id, staff_email=staff_email, admin_email=values["admin_email"])
         for name in patients:
             world.add_patient(name)
         return world
@@ -203,3 +204,38 @@ def make_clinic(api, aws):
 @pytest.fixture
 def clinic(make_clinic) -> World:
     return make_clinic()
+
+
+@pytest.fixture
+def inbox(aws):
+    """The emails SES accepted for one address, oldest first. Each test's clinic has its own
+    admin address, so a test sees only its own mail."""
+    def emails_to(address: str):
+        return [message for message in emulator.sent_emails() if address in message.to]
+
+    return emails_to
+
+
+@pytest.fixture
+def ses_refuses(app):
+    """Makes SES refuse, as when throttled, the next N emails to an address: `ses_refuses[address] = N`.
+
+    A fault injected into the real botocore client, before the request is built.
+    """
+    from botocore.exceptions import ClientError
+
+    from chalicelib import aws
+
+    refusals: Dict[str, float] = {}
+
+    def throttle(params, **_):
+        for address in params.get("Destination", {}).get("ToAddresses", []):
+            if refusals.get(address, 0) > 0:
+                refusals[address] -= 1
+                raise ClientError({"Error": {"Code": "TooManyRequestsException",
+                                             "Message": "Maximum sending rate exceeded."}}, "SendEmail")
+
+    ses = aws.sesv2()
+    ses.meta.events.register("before-parameter-build.sesv2.SendEmail", throttle, unique_id="test-ses-refuses")
+    yield refusals
+    ses.meta.events.unregister("before-parameter-build.sesv2.SendEmail", unique_id="test-ses-refuses")
