@@ -222,9 +222,12 @@ function clinicNow(timeZone) {
   return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
 }
 
-/** Past = it will not happen any more: finished, cancelled, or its start is before now. */
+/**
+ * Past = its start is before now, or the clinic completed it. A visit the clinic cancelled
+ * stays where its date puts it: a cancelled visit next month is not a past visit.
+ */
 function isPast(visit, now) {
-  if (visit.status === 'completed' || visit.status === 'cancelled') return true;
+  if (visit.status === 'completed') return true;
   return `${visit.date}T${visit.start_time}` < now;
 }
 
