@@ -339,3 +339,32 @@ def test_a_session_that_cannot_be_refreshed_returns_to_the_login_form_with_a_mes
     expect(page.get_by_role("heading", name="Scheduling")).to_be_hidden()
     assert not any(stored_tokens(page).values())
 
+
+
+# --- Messages the patient must not miss -------------------------------------------------------
+
+def test_on_a_phone_the_cancel_notice_comes_into_view_after_cancelling_a_visit_far_down(page, new_visit):
+    visit = new_visit()
+    page.set_viewport_size({"width": 375, "height": 812})
+    log_in(page)
+    visit_row = row(page, visit)
+
+    button(visit_row, "Cancel").click()
+    button(page.get_by_role("dialog"), "Send cancellation request").click()
+
+    expect(status_of(visit_row)).to_have_text("Pending cancel")
+    expect(page.get_by_role("alert")).to_be_in_viewport()
+    expect(button(visit_row, "Change")).to_be_focused()
+
+
+def test_on_a_phone_the_409_message_comes_into_view(page, new_visit, staff):
+    visit = new_visit()
+    page.set_viewport_size({"width": 375, "height": 812})
+    log_in(page)
+    staff.change_visit(visit["id"], session_class="Cancelled by clinic")
+
+    button(row(page, visit), "Confirm").click()
+
+    expect(page.get_by_role("alert")).to_have_text(NOT_OPEN_MESSAGE)
+    expect(status_of(row(page, visit))).to_have_text("Cancelled")
+    expect(page.get_by_role("alert")).to_be_in_viewport()
