@@ -7,7 +7,7 @@ AXE := tests/browser/node_modules/axe-core/axe.min.js
 export PORT ?= 8000
 export LOCAL_AWS_PORT ?= 5000
 
-.PHONY: run test clean
+.PHONY: run test screenshots clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ run: $(STAMP)  ## the whole service on the embedded AWS emulator, with demo data
 
 test: $(STAMP) $(AXE)  ## the whole suite; the browser tests need Debian's chromium (.ci/run installs it)
 	$(BIN)/python -m pytest
+
+screenshots: $(STAMP)  ## docs/scheduling-*.png for the README, taken from the stack of `make run`
+	$(BIN)/python -m tests.browser.screenshots
 
 clean:
 	rm -rf $(VENV) out .pytest_cache test-artifacts tests/browser/node_modules
