@@ -67,14 +67,18 @@ def page(request, browser, stack) -> Page:
     assert not page_errors, f"the page threw: {page_errors}"
 
 
+# Days after the demo visits (the last is 23 days ahead) and inside the page's default range.
 _days_ahead = itertools.count(40)
+_LAST_DAY_IN_DEFAULT_RANGE = 90
 
 
 @pytest.fixture
 def new_visit(staff):
     """Makes an upcoming visit of the demo patient, each on its own day inside the default range."""
     def make(**fields):
-        return staff.add_visit(next(_days_ahead), **fields)
+        days = next(_days_ahead)
+        assert days <= _LAST_DAY_IN_DEFAULT_RANGE, "more new visits than days in the default range"
+        return staff.add_visit(days, **fields)
     return make
 
 
