@@ -3,21 +3,30 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+AXE := tests/browser/node_modules/axe-core/axe.min.js
 export PORT ?= 8000
 export LOCAL_AWS_PORT ?= 5000
 
-.PHONY: run test clean
+.PHONY: run test screenshots clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
+# axe-core (the accessibility rules the browser tests check the page against), pinned in the lock file.
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+	touch $@
+
 run: $(STAMP)  ## the whole service on the embedded AWS emulator, with demo data
 	exec $(BIN)/python -m local.run
 
-test: $(STAMP)  ## the whole suite
+test: $(STAMP) $(AXE)  ## the whole suite; the browser tests need Debian's chromium (.ci/run installs it)
 	$(BIN)/python -m pytest
 
+screenshots: $(STAMP)  ## docs/scheduling-*.png for the README, taken from the stack of `make run`
+	$(BIN)/python -m tests.browser.screenshots
+
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out .pytest_cache test-artifacts tests/browser/node_modules

@@ -55,10 +55,15 @@ function el(tag, { className, text, attrs } = {}) {
   return node;
 }
 
-/** Shows a message in a live region. kind: 'error' | 'notice'. */
+/**
+ * Shows a message in a live region. kind: 'error' | 'notice'. The region sits above the
+ * visits, so it is scrolled into view: after acting on a visit far down the list (or on a
+ * phone), the cancel notice or "call the clinic" would otherwise appear off screen.
+ */
 function showMessage(region, text, kind = 'error') {
   region.textContent = text;
   region.dataset.kind = kind;
+  region.scrollIntoView({ block: 'nearest' });
 }
 
 function clearMessage(region) {
@@ -222,9 +227,12 @@ function clinicNow(timeZone) {
   return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
 }
 
-/** Past = it will not happen any more: finished, cancelled, or its start is before now. */
+/**
+ * Past = its start is before now, or the clinic completed it. A visit the clinic cancelled
+ * stays where its date puts it: a cancelled visit next month is not a past visit.
+ */
 function isPast(visit, now) {
-  if (visit.status === 'completed' || visit.status === 'cancelled') return true;
+  if (visit.status === 'completed') return true;
   return `${visit.date}T${visit.start_time}` < now;
 }
 
@@ -356,22 +364,26 @@ function renderTimezoneNote() {
   $('#timezone-note').textContent = tz ? `Dates and times are in the clinic's time zone (${tz}).` : '';
 }
 
-/** Keeps keyboard focus on the same visit after its row was rebuilt. */
+/**
+ * Keeps keyboard focus on the same visit after its row was rebuilt. Without scrolling: the
+ * row was rebuilt where the patient acted, and a message just shown must stay in view.
+ */
 function focusVisit(visitId, preferredActions) {
+  const noScroll = { preventScroll: true };
   const row = [...document.querySelectorAll('tr[data-visit-id]')].find((r) => r.dataset.visitId === String(visitId));
   if (!row) {
-    $('#portal-title').focus();
+    $('#portal-title').focus(noScroll);
     return;
   }
   for (const action of preferredActions) {
     const button = row.querySelector(`button[data-action="${action}"]`);
     if (button) {
-      button.focus();
+      button.focus(noScroll);
       return;
     }
   }
   row.tabIndex = -1;
-  row.focus();
+  row.focus(noScroll);
 }
 
 // ---------------------------------------------------------------------------

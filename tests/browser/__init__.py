@@ -1,0 +1,1 @@
+"""Browser tests of the Scheduling page, against the stack of `make run`."""

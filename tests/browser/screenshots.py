@@ -1,0 +1,58 @@
+"""`python -m tests.browser.screenshots` (or `make screenshots`): the README's pictures of the
+Scheduling page, taken from the stack of `make run` with the demo patient logged in.
+
+Writes docs/scheduling-desktop.png (1280 px wide, the whole page) and docs/scheduling-phone.png
+(375 px wide, at twice the pixels as a phone shows it: the top of the page down to the second
+upcoming visit).
+"""
+import sys
+
+from playwright.sync_api import sync_playwright
+
+from .portal import log_in
+from .stack import ROOT, LocalStack, chromium_missing, launch_chromium
+
+DOCS = ROOT / "docs"
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+PHONE = {"viewport": {"width": 375, "height": 812}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+
+
+def main() -> None:
+    missing = chromium_missing()
+    if missing:
+        sys.exit(missing)
+    DOCS.mkdir(exist_ok=True)
+    stack = LocalStack("screenshots-stack.log").start()
+    try:
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            shoot(browser, stack, "scheduling-desktop.png", DESKTOP, lambda page: None)
+            shoot(browser, stack, "scheduling-phone.png", PHONE, down_to_the_second_upcoming_visit)
+            browser.close()
+    finally:
+        stack.stop()
+
+
+def down_to_the_second_upcoming_visit(page) -> dict:
+    bottom = page.evaluate("""() => {
+        const card = document.querySelectorAll('#upcoming-table tbody tr')[1];
+        return card.getBoundingClientRect().bottom + window.scrollY;
+    }""")
+    return {"x": 0, "y": 0, "width": PHONE["viewport"]["width"], "height": bottom + 12}
+
+
+def shoot(browser, stack: LocalStack, name: str, options: dict, clip) -> None:
+    """Logs the demo patient in and saves the page; `clip(page)` picks a part, or None for all of it."""
+    # Reduced motion: no button colour caught halfway through its hover transition.
+    context = browser.new_context(base_url=stack.url, reduced_motion="reduce", **options)
+    page = context.new_page()
+    log_in(page)
+    page.evaluate("document.activeElement.blur()")  # no focus ring on the heading
+    page.mouse.move(0, 0)  # nor a hover colour on whatever ended up under the pointer
+    page.screenshot(path=str(DOCS / name), full_page=True, clip=clip(page))
+    context.close()
+    print(f"wrote {(DOCS / name).relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
