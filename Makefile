@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 AXE := tests/browser/node_modules/axe-core/axe.min.js
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PORT ?= 8000
 export LOCAL_AWS_PORT ?= 5000
 
@@ -14,15 +16,21 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
+# The browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+$(CHROMIUM):
+	$(SUDO) apt-get update
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium
+
 # axe-core (the accessibility rules the browser tests check the page against), pinned in the lock file.
 $(AXE): tests/browser/package.json tests/browser/package-lock.json
+	command -v npm >/dev/null || { $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y npm; }
 	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 	touch $@
 
 run: $(STAMP)  ## the whole service on the embedded AWS emulator, with demo data
 	exec $(BIN)/python -m local.run
 
-test: $(STAMP) $(AXE)  ## the whole suite; the browser tests need Debian's chromium (.ci/run installs it)
+test: $(STAMP) $(CHROMIUM) $(AXE)  ## the whole suite, browser tests included
 	$(BIN)/python -m pytest
 
 screenshots: $(STAMP)  ## docs/scheduling-*.png for the README, taken from the stack of `make run`
