@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PORT ?= 8000
 export LOCAL_AWS_PORT ?= 5000
+STAGE ?= dev
 
-.PHONY: run test clean
+.PHONY: run test package clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +19,11 @@ run: $(STAMP)  ## the whole service on the embedded AWS emulator, with demo data
 
 test: $(STAMP)  ## the whole suite
 	$(BIN)/python -m pytest
+
+package: $(STAMP)  ## the stage's SAM template and deployment.zip in out/ (STAGE=dev|prod), checked
+	rm -rf out
+	$(BIN)/python -m deploy.package --stage $(STAGE) out
+	$(BIN)/python -m deploy.stack out/sam.json
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
