@@ -18,6 +18,9 @@ sys.path.insert(0, str(ROOT))
 
 from local import emulator  # noqa: E402  (sets nothing at import)
 
+# Records the AWS calls each function makes, for tests/test_permissions.py.
+pytest_plugins = ["aws_calls"]
+
 SENDER_EMAIL = "portal-noreply@tests.example"
 PASSWORD = "Test-Password-2026!"
 TEST_STAGE = "test"  # not in .chalice/config.json: the test client adds no stage variables
