@@ -1,4 +1,5 @@
 """Day one on a fresh stack: `python -m chalicelib.admin` creates the clinic and its first staff login."""
+import json
 import os
 import subprocess
 import sys
@@ -125,3 +126,71 @@ def test_the_admin_command_imports_no_test_tooling():
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
                             env=dict(os.environ, AWS_DEFAULT_REGION="us-east-1"))
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def failure_note(aws, clinic, api):
+    """A patient's cancel, and the note Lambda leaves in the on-failure queue when its email gave up."""
+    import boto3
+
+    from chalicelib.models import Visit
+
+    visit_id = clinic.add_visit("Alex")
+    assert api.put(f"/portal/sessions/{visit_id}/response", clinic.token_for("Alex"),
+                   json_body={"response": "cancelled"}).status_code == 200
+    stream_arn = boto3.client("dynamodb", endpoint_url=aws["endpoint"]).describe_table(
+        TableName=Visit.Meta.table_name)["Table"]["LatestStreamArn"]
+    streams = boto3.client("dynamodbstreams", endpoint_url=aws["endpoint"])
+    shard_id = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard_id,
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    found = []
+    while iterator and not found:
+        page = streams.get_records(ShardIterator=iterator)
+        found = [r["dynamodb"]["SequenceNumber"] for r in page["Records"]
+                 if r["eventName"] == "MODIFY" and r["dynamodb"]["Keys"]["visit_id"]["S"] == visit_id]
+        iterator = page.get("NextShardIterator") if page["Records"] else None
+    (sequence,) = found
+    sqs = boto3.client("sqs", endpoint_url=aws["endpoint"])
+    queue_url = sqs.create_queue(QueueName=f"email-failures-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"DDBStreamBatchInfo": {
+        "shardId": shard_id, "startSequenceNumber": sequence, "endSequenceNumber": sequence, "batchSize": 1,
+        "streamArn": stream_arn, "approximateArrivalOfFirstRecord": "2026-01-01T10:00:00Z",
+        "approximateArrivalOfLastRecord": "2026-01-01T10:00:00Z"}}))
+    return visit_id, queue_url, sqs
+
+
+def replay(queue_url, answer):
+    from chalicelib import admin as admin_module
+
+    delivered = []
+    args = admin_module.parser().parse_args(["replay-failures", "--queue-url", queue_url, "--function-name", "emails"])
+    report = admin_module.replay_failures(args, admin_module.target(args),
+                                          invoke=lambda event: delivered.append(event) or answer)
+    return delivered, report
+
+
+def test_replay_sends_the_records_behind_a_failure_note_to_the_email_function_then_deletes_it(aws, api, clinic):
+    from chalice.app import DynamoDBEvent
+
+    visit_id, queue_url, sqs = failure_note(aws, clinic, api)
+
+    delivered, report = replay(queue_url, {"batchItemFailures": []})
+
+    (event,) = delivered
+    (record,) = list(DynamoDBEvent(event, None))  # as the handler will read it
+    assert record.keys["visit_id"] == {"S": visit_id}
+    assert record.new_image["patient_response"] == {"S": "CLIENT_CANCELLED"}
+    assert record.event_source_arn.endswith("/stream/" + record.event_source_arn.rsplit("/", 1)[-1])
+    assert isinstance(event["Records"][0]["dynamodb"]["ApproximateCreationDateTime"], float)
+    assert report[0].startswith("Replayed")
+    assert sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0).get("Messages") is None
+
+
+def test_a_note_whose_records_fail_again_stays_in_the_queue(aws, api, clinic):
+    _, queue_url, sqs = failure_note(aws, clinic, api)
+
+    _, report = replay(queue_url, {"batchItemFailures": [{"itemIdentifier": "1"}]})
+
+    assert report[0].startswith("Kept")
+    counts = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+    assert (counts["ApproximateNumberOfMessages"], counts["ApproximateNumberOfMessagesNotVisible"]) == ("0", "1")
