@@ -8,8 +8,9 @@ CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PORT ?= 8000
 export LOCAL_AWS_PORT ?= 5000
+STAGE ?= dev
 
-.PHONY: run test screenshots clean
+.PHONY: run test package screenshots clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +36,11 @@ test: $(STAMP) $(CHROMIUM) $(AXE)  ## the whole suite, browser tests included
 
 screenshots: $(STAMP)  ## docs/scheduling-*.png for the README, taken from the stack of `make run`
 	$(BIN)/python -m tests.browser.screenshots
+
+package: $(STAMP)  ## the stage's SAM template and deployment.zip in out/ (STAGE=dev|prod), checked
+	rm -rf out
+	$(BIN)/python -m deploy.package --stage $(STAGE) out
+	$(BIN)/python -m deploy.stack out/sam.json
 
 clean:
 	rm -rf $(VENV) out .pytest_cache test-artifacts tests/browser/node_modules

@@ -29,6 +29,10 @@ app = Chalice(app_name="client-portal")
 
 _CORS = CORSConfig(allow_origin=os.environ["CORS_ORIGIN"], allow_headers=["Authorization", "Content-Type"],
                    max_age=600) if os.environ.get("CORS_ORIGIN") else None
+# Only `chalice package` reads the stream ARN (it writes it into the template), and the merge
+# template (deploy/resources.yaml) replaces it with the visits table's own stream. This stand-in
+# lets packaging and imports work wherever VISITS_STREAM_ARN is not set.
+PACKAGING_STREAM_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/replaced-by-merge-template/stream/0"
 _VISIT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _HTTP_ERRORS = {
     errors.BadInput: BadRequestError,
@@ -217,8 +221,10 @@ def change_visit(visit_id, identity):
 
 # TRIM_HORIZON: a new or re-created mapping starts with the oldest record the stream still
 # holds, so no patient action is skipped (sends are idempotent, so nothing goes out twice).
-# A one-second window groups bursts without delaying a clinic's email noticeably.
-@app.on_dynamodb_record(stream_arn=os.environ["VISITS_STREAM_ARN"], name="clinic_emails", batch_size=10,
+# A one-second window groups bursts without delaying a clinic's email noticeably. On AWS,
+# deploy/resources.yaml also sets these on the event source mapping, with retries, bisecting
+# and the on-failure queue.
+@app.on_dynamodb_record(stream_arn=os.environ.get("VISITS_STREAM_ARN", PACKAGING_STREAM_ARN), name="clinic_emails", batch_size=10,
                         starting_position="TRIM_HORIZON", maximum_batching_window_in_seconds=1)
 def clinic_emails(event):
     """A patient's cancel or un-cancel → one email to the clinic. Returns the records to retry;

@@ -4,6 +4,7 @@ One emulator serves the whole run (Cognito pools are slow to make); every test b
 own clinic with unique ids, so tests cannot see each other's data.
 """
 import json
+import os
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -18,21 +19,26 @@ sys.path.insert(0, str(ROOT))
 
 from local import emulator  # noqa: E402  (sets nothing at import)
 
+# Records the AWS calls each function makes, for tests/test_permissions.py.
+pytest_plugins = ["aws_calls"]
+
 SENDER_EMAIL = "portal-noreply@tests.example"
 PASSWORD = "Test-Password-2026!"
 TEST_STAGE = "test"  # not in .chalice/config.json: the test client adds no stage variables
 
+# Set while this file is imported, before pytest imports any test module: pynamodb binds
+# the models to the table names and endpoint when `chalicelib.models` is first imported.
+EMULATOR_PORT = emulator.free_port()
+EMULATOR_ENDPOINT = f"http://127.0.0.1:{EMULATOR_PORT}"
+emulator.use_emulator(EMULATOR_ENDPOINT, table_prefix="portal-test")
+
 
 @pytest.fixture(scope="session")
 def aws():
-    """The emulator, with the environment pointing at it before `app` is imported."""
-    port = emulator.free_port()
-    server = emulator.start(port)
-    endpoint = f"http://127.0.0.1:{port}"
-    emulator.use_emulator(endpoint, table_prefix="portal-test")
+    """The emulator, provisioned, with the settings `app` reads in the environment."""
+    server = emulator.start(EMULATOR_PORT)
+    endpoint = EMULATOR_ENDPOINT
     settings = emulator.provision(endpoint, SENDER_EMAIL)
-    import os
-
     os.environ.update(settings)
     os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
     yield {"endpoint": endpoint, **settings}

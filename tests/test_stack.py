@@ -1,0 +1,286 @@
+"""`make package` builds a valid stack that holds what the code expects, and nothing more.
+
+The stage is packaged once for this module (as `make package` does), transformed from SAM to
+CloudFormation with aws-sam-translator, and linted with cfn-lint; the tests then read the
+transformed template, as CloudFormation will.
+"""
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from deploy import package as packaging
+from deploy import stack
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGE = "dev"
+ERROR_RESPONSES = ("UNAUTHORIZED", "ACCESS_DENIED", "MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX")
+TABLES = {"clinics": "ClinicsTable", "patients": "PatientsTable", "visits": "VisitsTable", "idempotency": "IdempotencyTable"}
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory):
+    out = tmp_path_factory.mktemp("package") / "out"
+    sam = json.loads(packaging.package(STAGE, out).read_text())
+    return {"out": out, "sam": sam, "cfn": stack.to_cloudformation(sam)}
+
+
+@pytest.fixture(scope="module")
+def resources(packaged):
+    return packaged["cfn"]["Resources"]
+
+
+def of_type(resources, kind):
+    return {name: r for name, r in resources.items() if r["Type"] == kind}
+
+
+def test_the_transformed_template_lints_clean(packaged):
+    assert stack.lint(packaged["cfn"]) == []
+
+
+def test_chalice_makes_the_three_functions_the_merge_template_names(packaged):
+    functions = of_type(packaged["sam"]["Resources"], "AWS::Serverless::Function")
+    assert {name: f["Properties"]["Handler"] for name, f in functions.items()} == {
+        "APIHandler": "app.app",
+        "CognitoIdToken": "app.cognito_id_token",  # the custom authorizer is a Lambda function of its own
+        "ClinicEmails": "app.clinic_emails",
+    }
+    assert list(functions["ClinicEmails"]["Properties"]["Events"]) == ["ClinicEmailsDynamodbEventSource"]
+    assert "replaced-by-merge-template" not in json.dumps(packaged["sam"])
+
+
+def test_each_function_has_a_role_of_its_own_holding_exactly_its_policy_file(resources):
+    roles = {"APIHandler": "policy-api.json", "CognitoIdToken": "policy-authorizer.json",
+             "ClinicEmails": "policy-clinic-emails.json"}
+    for function, policy_file in roles.items():
+        role = resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+        policies = resources[role]["Properties"]["Policies"]
+        assert [p["PolicyDocument"] for p in policies] == [json.loads((ROOT / ".chalice" / policy_file).read_text())]
+        assert "ManagedPolicyArns" not in resources[role]["Properties"]
+    assert len(of_type(resources, "AWS::IAM::Role")) == len(roles)
+
+
+def test_no_role_has_a_wildcard_action_or_a_star_resource(resources):
+    for name, role in of_type(resources, "AWS::IAM::Role").items():
+        for policy in role["Properties"]["Policies"]:
+            for statement in policy["PolicyDocument"]["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                assert not [a for a in actions if "*" in a], (name, statement)
+                assert statement["Resource"] != "*" and "*" not in statement.get("Resource", []), (name, statement)
+
+
+# --- Tables ----------------------------------------------------------------------------------
+
+def key_schema(keys):
+    return [(k["AttributeName"], k["KeyType"]) for k in keys]
+
+
+def test_the_tables_keys_and_indexes_are_the_pynamodb_models(resources, aws):
+    from chalicelib.models import Clinic, Patient, Visit
+
+    for model, logical_id in ((Clinic, "ClinicsTable"), (Patient, "PatientsTable"), (Visit, "VisitsTable")):
+        schema = model._get_schema()
+        table = resources[logical_id]["Properties"]
+        assert key_schema(table["KeySchema"]) == key_schema(schema["key_schema"]), logical_id
+        assert {(a["AttributeName"], a["AttributeType"]) for a in table["AttributeDefinitions"]} == \
+            {(a["AttributeName"], a["AttributeType"]) for a in schema["attribute_definitions"]}, logical_id
+        for kind in ("global_secondary_indexes", "local_secondary_indexes"):
+            in_model = {i["index_name"]: (key_schema(i["key_schema"]), i["projection"]["ProjectionType"])
+                        for i in schema.get(kind, [])}
+            in_template = {i["IndexName"]: (key_schema(i["KeySchema"]), i["Projection"]["ProjectionType"])
+                           for i in table.get("GlobalSecondaryIndexes" if kind.startswith("global") else
+                                              "LocalSecondaryIndexes", [])}
+            assert in_template == in_model, (logical_id, kind)
+
+
+def test_the_idempotency_table_is_what_powertools_expects(resources, aws):
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    layer = DynamoDBPersistenceLayer(table_name="anything")
+    table = resources["IdempotencyTable"]["Properties"]
+    assert key_schema(table["KeySchema"]) == [(layer.key_attr, "HASH")]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": layer.expiry_attr, "Enabled": True}
+
+
+def test_every_table_is_on_demand_and_kept_when_the_stack_goes(resources):
+    for logical_id in TABLES.values():
+        table = resources[logical_id]
+        assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain", logical_id
+        assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST", logical_id
+    for logical_id in ("ClinicsTable", "PatientsTable", "VisitsTable"):
+        assert resources[logical_id]["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert resources[logical_id]["Properties"]["DeletionProtectionEnabled"] is True
+    assert resources["VisitsTable"]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+
+
+def test_the_table_names_are_the_ones_the_code_computes(resources):
+    for kind, logical_id in TABLES.items():
+        assert resources[logical_id]["Properties"]["TableName"] == {"Fn::Sub": f"${{AWS::StackName}}-{kind}"}
+    for function in ("APIHandler", "CognitoIdToken", "ClinicEmails"):
+        variables = resources[function]["Properties"]["Environment"]["Variables"]
+        assert variables["TABLE_PREFIX"] == {"Ref": "AWS::StackName"}
+        for kind, logical_id in TABLES.items():
+            assert variables[f"{kind.upper()}_TABLE"] == {"Ref": logical_id}
+
+
+# --- Logins ----------------------------------------------------------------------------------
+
+def test_the_user_pool_signs_in_by_email_with_the_portals_attributes_and_rules(resources):
+    from chalicelib.auth import STAFF_GROUP
+    from local.emulator import PASSWORD_POLICY
+
+    pool = resources["UserPool"]
+    props = pool["Properties"]
+    assert pool["DeletionPolicy"] == "Retain"
+    assert props["UsernameAttributes"] == ["email"]
+    assert props["Policies"]["PasswordPolicy"] == PASSWORD_POLICY  # local mode enforces the same rules
+    assert {(a["Name"], a["Mutable"]) for a in props["Schema"]} == {("clinic_id", False), ("patient_id", False)}
+    assert props["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    for message in props["AdminCreateUserConfig"]["InviteMessageTemplate"]["EmailMessage"]["Fn::If"][1:]:
+        text = message if isinstance(message, str) else message["Fn::Sub"]
+        assert "{username}" in text and "{####}" in text
+    groups = of_type(resources, "AWS::Cognito::UserPoolGroup")
+    assert [g["Properties"]["GroupName"] for g in groups.values()] == [STAFF_GROUP]
+
+
+def test_the_portal_client_allows_password_login_and_refresh_only(resources):
+    client = resources["PortalClient"]["Properties"]
+    assert sorted(client["ExplicitAuthFlows"]) == ["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_PASSWORD_AUTH"]
+    assert client["GenerateSecret"] is False
+    assert (client["IdTokenValidity"], client["TokenValidityUnits"]["IdToken"]) == (60, "minutes")
+    assert (client["RefreshTokenValidity"], client["TokenValidityUnits"]["RefreshToken"]) == (7, "days")
+    assert not [a for a in client["WriteAttributes"] if a.startswith("custom:") or a == "email"]
+
+
+def test_the_pool_and_client_ids_reach_every_function_as_environment_variables(resources):
+    for function in ("APIHandler", "CognitoIdToken", "ClinicEmails"):
+        variables = resources[function]["Properties"]["Environment"]["Variables"]
+        assert variables["USER_POOL_ID"] == {"Ref": "UserPool"}
+        assert variables["APP_CLIENT_ID"] == {"Ref": "PortalClient"}
+        assert variables["SENDER_EMAIL"] == {"Ref": "SenderEmail"}
+
+
+# --- The stream ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def stream_mapping(resources):
+    (mapping,) = of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+    return mapping["Properties"]
+
+
+def test_the_stream_mapping_retries_failed_records_only_and_keeps_what_it_gives_up_on(stream_mapping, resources):
+    assert stream_mapping["EventSourceArn"] == {"Fn::GetAtt": ["VisitsTable", "StreamArn"]}
+    assert stream_mapping["FunctionName"] == {"Ref": "ClinicEmails"}
+    assert stream_mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert stream_mapping["BisectBatchOnFunctionError"] is True
+    assert 0 < stream_mapping["MaximumRetryAttempts"] <= 10
+    assert stream_mapping["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["EmailFailuresQueue", "Arn"]}
+    assert resources["EmailFailuresQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def matches(pattern, event) -> bool:
+    """Lambda's event filtering, for the exact-value patterns the stack uses."""
+    for key, expected in pattern.items():
+        if key not in event:
+            return False
+        if isinstance(expected, dict):
+            if not isinstance(event[key], dict) or not matches(expected, event[key]):
+                return False
+        else:
+            assert all(isinstance(v, str) for v in expected), "only exact-value filters are modelled here"
+            if event[key] not in expected:
+                return False
+    return True
+
+
+def record(event_name, old=None, new=None):
+    from chalicelib.models import Visit
+
+    def image(changes):
+        visit = Visit("pat_1", "vis_1", clinic_id="cln_1", starts_at="2030-01-01T10:00:00Z", **changes)
+        return visit.serialize()
+
+    dynamodb = {"Keys": {"patient_id": {"S": "pat_1"}, "visit_id": {"S": "vis_1"}}}
+    if old is not None:
+        dynamodb["OldImage"] = image(old)
+    if new is not None:
+        dynamodb["NewImage"] = image(new)
+    return {"eventName": event_name, "dynamodb": dynamodb}
+
+
+CANCELLED = {"patient_response": "CLIENT_CANCELLED", "response_changed_by": "patient"}
+CONFIRMED = {"patient_response": "CLIENT_CONFIRMED", "response_changed_by": "patient"}
+CLEARED_BY_PATIENT = {"response_changed_by": "patient"}
+
+
+@pytest.mark.parametrize("case, event_name, old, new, invokes", [
+    ("patient cancels", "MODIFY", {}, CANCELLED, True),
+    ("patient removes a cancel", "MODIFY", CANCELLED, CLEARED_BY_PATIENT, True),
+    ("console edit of a pending cancel (the handler decides)", "MODIFY", CANCELLED, dict(CANCELLED, provider="X"), True),
+    ("patient confirms", "MODIFY", {}, CONFIRMED, False),
+    ("patient removes a confirmation", "MODIFY", CONFIRMED, CLEARED_BY_PATIENT, False),
+    ("staff move a cancelled visit", "MODIFY", CANCELLED, {"response_changed_by": "staff:someone"}, False),
+    ("staff create a visit", "INSERT", None, {}, False),
+    ("a visit is deleted", "REMOVE", CANCELLED, None, False),
+])
+def test_the_stream_filter_drops_only_records_that_never_need_an_email(stream_mapping, aws, case, event_name, old,
+                                                                         new, invokes):
+    patterns = [json.loads(f["Pattern"]) for f in stream_mapping["FilterCriteria"]["Filters"]]
+    assert any(matches(p, record(event_name, old, new)) for p in patterns) is invokes, case
+
+
+# --- The API ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def api_body(resources):
+    return resources["RestAPI"]["Properties"]["Body"]
+
+
+def test_gateway_errors_have_the_contracts_shape_and_the_stages_cors_origin(api_body, packaged):
+    from local.gateway import UNAUTHORIZED_BODY
+
+    responses = api_body["x-amazon-apigateway-gateway-responses"]
+    for response_type in ERROR_RESPONSES:
+        body = responses[response_type]["responseTemplates"]["application/json"]
+        filled = json.loads(body.replace("$context.error.messageString", '"some message"'))
+        assert set(filled) == {"Code", "Message"}, response_type
+        origin = responses[response_type]["responseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"]
+        assert origin == {"Fn::Sub": "'${CorsOrigin}'"}
+    assert json.loads(responses["UNAUTHORIZED"]["responseTemplates"]["application/json"]) == json.loads(UNAUTHORIZED_BODY)
+    assert responses["UNAUTHORIZED"]["statusCode"] == "401"
+    assert packaged["cfn"]["Parameters"]["CorsOrigin"]["Default"] == packaging.stage_settings(STAGE)["CORS_ORIGIN"]
+
+
+def test_the_apis_own_cors_answers_use_the_same_origin(api_body):
+    preflight = api_body["paths"]["/portal/sessions"]["options"]["x-amazon-apigateway-integration"]
+    headers = preflight["responses"]["default"]["responseParameters"]
+    assert headers["method.response.header.Access-Control-Allow-Origin"] == \
+        f"'{packaging.stage_settings(STAGE)['CORS_ORIGIN']}'"
+
+
+def test_every_stage_packages_with_its_own_origin():
+    origins = {stage: packaging.merge_template(stage)["Parameters"]["CorsOrigin"]["Default"] for stage in ("dev", "prod")}
+    assert origins == {stage: packaging.stage_settings(stage)["CORS_ORIGIN"] for stage in ("dev", "prod")}
+
+
+def test_the_login_routes_are_throttled_harder_than_the_rest(resources, api_body):
+    (api_stage,) = of_type(resources, "AWS::ApiGateway::Stage").values()
+    limits = {(s["ResourcePath"], s["HttpMethod"]): s["ThrottlingRateLimit"] for s in api_stage["Properties"]["MethodSettings"]}
+    overall = limits[("/*", "*")]
+    for path in ("/auth/login", "/auth/new-password", "/auth/refresh"):
+        assert "post" in api_body["paths"][path]
+        assert limits[("/" + path.replace("/", "~1"), "POST")] < overall
+
+
+# --- The bundle ------------------------------------------------------------------------------
+
+def test_the_bundle_carries_the_app_and_its_runtime_dependencies_only(packaged):
+    with zipfile.ZipFile(packaged["out"] / "deployment.zip") as bundle:
+        top = {name.split("/", 1)[0] for name in bundle.namelist()}
+    assert {"app.py", "chalicelib", "pynamodb", "jwt", "aws_lambda_powertools", "tzdata", "boto3"} <= top
+    for unwanted in ("moto", "pytest", "_pytest", "playwright", "schemathesis", "local", "tests", "deploy",
+                     "cfnlint", "samtranslator", "flask", "werkzeug"):
+        assert unwanted not in top, unwanted
+
