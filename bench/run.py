@@ -29,9 +29,10 @@ RESULTS = ROOT / "bench-results"
 SENDER_EMAIL = "portal-noreply@bench.example"
 STAGE = "bench"  # not in .chalice/config.json: the test client adds only the top-level variables
 RUNS = 40  # timed repetitions per side (≥ 30), interleaved
+RUNS_REPLAYED = 200  # replayed requests are cheap: more runs, a steadier median on a noisy machine
 RUNS_100K = 3  # at 100,000 items each moto Query takes seconds: enough to show it, no more
 WARM_UP = 3
-IMPORT_RUNS = 9
+IMPORT_RUNS = 15
 STREAM_CANCELS = 30
 LISTED_VISITS = 100
 NOT_MEASURED_STREAM = "not measured: no stream handler in this build"
@@ -272,7 +273,7 @@ def measure(counter: RequestCounter, jwks: JwksFetches, replay: Replay) -> Dict:
         with replay.recording():
             http.request("GET", path, listed)
         with replay.replaying():
-            replayed = list_vs_bare(http, counter, listed, path, query, RUNS)
+            replayed = list_vs_bare(http, counter, listed, path, query, RUNS_REPLAYED)
         if replay.missing:
             raise Broken(f"nothing recorded to replay for {sorted(replay.missing)}")
         figures.update(overhead_ratio=ratio(replayed["handler_ms"], replayed["bare_ms"]),

@@ -23,8 +23,9 @@ LISTED_IN_RANGE = 100
 LISTED_OUT_OF_RANGE = 50  # half before the range, half after: a Query not bounded by the range would read them
 ANSWERABLE = 80  # upcoming visits of the answering patient: each timed answer gets a fresh one
 TABLE_VISITS = 100_000
-FILLER_PATIENTS = 5_000
-FILLER_CLINICS = 500  # the bench clinic is one of them, with its share of filler patients
+FILLER_PATIENTS = 5_000  # about 20 visits each
+FILLER_CLINICS = 500  # the bench clinic is one of them
+FILLER_IN_BENCH_CLINIC = 500  # so the measured clinic itself has grown: about 10,000 visits
 INDIVIDUAL, FAMILY, CANCELLED_BY_CLIENT, CANCELLED_BY_CLINIC = (
     "Individual therapy", "Family therapy", "Cancelled by client", "Cancelled by clinic")
 
@@ -142,7 +143,9 @@ def seed_filler(now: datetime, region: str, total_visits: int = TABLE_VISITS) ->
                              session_classes=session_classes()).serialize()
     _put_direct(Clinic, ({**clinic_template, "clinic_id": {"S": c}} for c in clinics[1:]), region)
 
-    patients = [(f"pat_fill_{n:05d}", clinics[n % FILLER_CLINICS]) for n in range(FILLER_PATIENTS)]
+    patients = [(f"pat_fill_{n:05d}",
+                 CLINIC_ID if n < FILLER_IN_BENCH_CLINIC else clinics[1 + n % (FILLER_CLINICS - 1)])
+                for n in range(FILLER_PATIENTS)]
     patient_template = Patient("x", clinic_id="x", name="Filler Patient", email="patient@filler.example",
                                created_at=stamp).serialize()
     _put_direct(Patient, ({**patient_template, "patient_id": {"S": p}, "clinic_id": {"S": c}}
