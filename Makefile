@@ -1,4 +1,5 @@
 # The two commands a newcomer needs: `make run` and `make test`. Each sets itself up.
+# `make bench` measures what each request costs against its budgets (README "Benchmark").
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,7 +11,7 @@ export PORT ?= 8000
 export LOCAL_AWS_PORT ?= 5000
 STAGE ?= dev
 
-.PHONY: run test package screenshots clean
+.PHONY: run test bench package screenshots clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,5 +43,8 @@ package: $(STAMP)  ## the stage's SAM template and deployment.zip in out/ (STAGE
 	$(BIN)/python -m deploy.package --stage $(STAGE) out
 	$(BIN)/python -m deploy.stack out/sam.json
 
+bench: $(STAMP)  ## requests, items read, latency, imports and bundle size, against budgets
+	$(BIN)/python -m bench.run
+
 clean:
-	rm -rf $(VENV) out .pytest_cache test-artifacts tests/browser/node_modules
+	rm -rf $(VENV) out .pytest_cache test-artifacts tests/browser/node_modules bench-results

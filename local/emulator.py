@@ -89,8 +89,8 @@ def provision(endpoint: str, sender_email: str) -> Dict[str, str]:
         AutoVerifiedAttributes=["email"],
         Policies={"PasswordPolicy": PASSWORD_POLICY},
         Schema=[
-            {"Name": "clinic_id", "AttributeDataType": "String", "Mutable": True},
-            {"Name": "patient_id", "AttributeDataType": "String", "Mutable": True},
+            {"Name": "clinic_id", "AttributeDataType": "String", "Mutable": False},
+            {"Name": "patient_id", "AttributeDataType": "String", "Mutable": False},
         ],
         AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
     )["UserPool"]["Id"]

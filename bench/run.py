@@ -1,0 +1,382 @@
+"""`make bench` (`python -m bench.run`): what each request costs, checked against budgets.
+
+Starts its own AWS emulator in this process, seeds it, measures, prints a table and then,
+as the very last line, every figure as one JSON object. Exits 1 when a figure misses its
+budget (or could not be measured), 2 when the measurement itself is broken.
+
+Order matters. The request counter is installed before anything creates an AWS client. The
+small-table figures (latency, overhead) are taken before the filler that makes the visits
+table 100,000 items, because moto answers an index Query by walking the whole table (seconds
+per Query at 100,000 items) where DynamoDB reads only the patient's partition; the figures
+that must stay flat as clinics grow (requests, items examined) are taken at both sizes.
+"""
+import json
+import math
+import os
+import statistics
+import sys
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Dict, List
+
+from bench.counting import JwksFetches, RequestCounter
+from bench.replay import Replay
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench-results"
+SENDER_EMAIL = "portal-noreply@bench.example"
+STAGE = "bench"  # not in .chalice/config.json: the test client adds only the top-level variables
+RUNS = 40  # timed repetitions per side (≥ 30), interleaved
+RUNS_REPLAYED = 200  # replayed requests are cheap: more runs, a steadier median on a noisy machine
+RUNS_100K = 3  # at 100,000 items each moto Query takes seconds: enough to show it, no more
+WARM_UP = 3
+IMPORT_RUNS = 15
+STREAM_CANCELS = 30
+LISTED_VISITS = 100
+NOT_MEASURED_STREAM = "not measured: no stream handler in this build"
+
+# (key, budget, what). A figure is within budget when it is <= the budget.
+BUDGETS = [
+    ("list_requests", 2, "DynamoDB requests, one warm GET /portal/sessions (worst of both table sizes)"),
+    ("respond_requests", 3, "DynamoDB requests, one PUT …/response (worst of both table sizes)"),
+    ("scans", 0, "Scan calls anywhere during the run"),
+    ("read_amplification", 1.1, "items examined ÷ returned, 100-visit list, 100,000-item table"),
+    ("jwks_fetches_warm", 0, "token key fetches after the container's first request"),
+    ("stream_idle_requests", 0, "AWS requests for a stream record that needs no email"),
+    ("overhead_ratio", 2.0, "our GET /portal/sessions ÷ bare pynamodb query, medians, DynamoDB replayed"),
+    ("import_ratio", 2.5, "cold `import app` ÷ cold `import chalice, boto3`, medians"),
+]
+REPORTED = [
+    ("list_ms_p50", "GET /portal/sessions, 100 visits, ms, median (emulator answering)"),
+    ("list_ms_p95", "GET /portal/sessions, 100 visits, ms, 95th percentile (emulator answering)"),
+    ("respond_ms_p50", "PUT …/response, ms, median (emulator answering)"),
+    ("emails_per_s", "clinic emails sent per second by the stream handler"),
+    ("import_ms", "cold `import app`, ms, median"),
+    ("bundle_mib", "Lambda bundle, zipped, MiB"),
+    ("bare_query_ms_p50", "the bare pynamodb query alone, ms, median (emulator answering)"),
+    ("overhead_ratio_emulator", "overhead ratio with the emulator answering both sides"),
+    ("list_ms_p50_replayed", "GET /portal/sessions, ms, median, DynamoDB replayed"),
+    ("bare_query_ms_p50_replayed", "the bare query, ms, median, DynamoDB replayed"),
+    ("list_ms_cold", "the process's first GET /portal/sessions (keys fetched, clients made), ms"),
+    ("jwks_fetches_cold", "token key fetches by that first request"),
+    ("list_requests_cold", "DynamoDB requests of that first request"),
+    ("list_requests_small", "DynamoDB requests, one warm GET, before the filler"),
+    ("read_amplification_small", "items examined ÷ returned, before the filler"),
+    ("list_requests_100k", "DynamoDB requests, one GET at 100,000 items"),
+    ("respond_requests_100k", "DynamoDB requests, one PUT at 100,000 items"),
+    ("list_ms_p50_100k", "GET at 100,000 items, ms, median (moto walks the table per Query)"),
+    ("bare_query_ms_p50_100k", "bare query at 100,000 items, ms, median (the same walk)"),
+    ("table_visits", "items in the visits table for the 100k figures"),
+    ("import_baseline_ms", "cold `import chalice, boto3`, ms, median"),
+    ("bundle_unzipped_mib", "Lambda bundle, unzipped, MiB"),
+]
+STREAM_KEYS = ("stream_idle_requests", "emails_per_s")
+
+
+def median(values: List[float]) -> float:
+    return round(statistics.median(values), 2)
+
+
+def p95(values: List[float]) -> float:
+    ordered = sorted(values)
+    return round(ordered[math.ceil(0.95 * len(ordered)) - 1], 2)
+
+
+def ratio(numerator: List[float], denominator: List[float]) -> float:
+    return round(statistics.median(numerator) / statistics.median(denominator), 2)
+
+
+class Broken(Exception):
+    """The measurement itself is wrong (a counter that sees nothing, a list with other items)."""
+
+
+# --- The service, in this process -----------------------------------------------------------
+
+def start_service():
+    """Emulator → environment → tables, pool, sender → `app` → the test client, as the suite does."""
+    from local import emulator
+
+    port = emulator.free_port()
+    server = emulator.start(port)
+    endpoint = f"http://127.0.0.1:{port}"
+    emulator.use_emulator(endpoint, table_prefix="portal-bench")
+    os.environ.update(emulator.provision(endpoint, SENDER_EMAIL))
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "INFO"  # as deployed: the per-request log line is part of the cost
+
+    from chalice.test import Client
+
+    from app import app
+    from chalicelib.logs import logger
+    from local.gateway import use_portal_gateway
+
+    logger.registered_handler.setStream(open(os.devnull, "w"))  # formatted and written, just not shown
+    client = Client(app, stage_name=STAGE, project_dir=str(ROOT))
+    use_portal_gateway(client)
+    return server, app, client
+
+
+class Http:
+    """Requests through the chalice test client (gateway, authorizer, handler), timed."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def request(self, method: str, path: str, token: str = None, body: Dict = None):
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = json.dumps(body).encode() if body is not None else b""
+        started = time.perf_counter()
+        response = self._client.http.request(method, path, headers=headers, body=data)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        payload = json.loads(response.body) if response.body else None
+        if response.status_code != 200:
+            raise Broken(f"{method} {path} answered {response.status_code}: {payload}")
+        return payload, elapsed_ms
+
+    def log_in(self, email: str, password: str) -> str:
+        return self.request("POST", "/auth/login", body={"username": email, "password": password})[0]["id_token"]
+
+
+# --- The measurements ------------------------------------------------------------------------
+
+def bare_query(data):
+    """The Query the list handler makes, with nothing of ours around it: same index, same bounds."""
+    from zoneinfo import ZoneInfo
+
+    from bench.seed import TIMEZONE
+    from chalicelib import rules
+    from chalicelib.models import Visit
+
+    first, last = rules.range_bounds_utc(data.range_from, data.range_to, ZoneInfo(TIMEZONE))
+    low, high = rules.format_instant(first), rules.format_instant(last)
+
+    def query():
+        started = time.perf_counter()
+        visits = list(Visit.by_start.query(data.listed_patient, Visit.starts_at.between(low, high),
+                                           consistent_read=True))
+        return visits, (time.perf_counter() - started) * 1000
+
+    return query
+
+
+def check_counter(counter, query) -> None:
+    """A counter that misses calls would make every request budget pass: prove it sees one."""
+    with counter.measure() as tally:
+        query()
+    if tally.count("Query") != 1 or tally.requests() != 1:
+        raise Broken(f"the request counter saw {tally.summary()} for one pynamodb Query")
+
+
+def list_vs_bare(http, counter, token, path, query, runs) -> Dict:
+    """Interleaved: handler then bare query on even runs, bare then handler on odd ones."""
+    handler_ms, bare_ms, requests = [], [], []
+    examined = returned = 0
+
+    def handler():
+        nonlocal examined, returned
+        with counter.measure() as tally:
+            payload, ms = http.request("GET", path, token)
+        if len(payload["sessions"]) != LISTED_VISITS:
+            raise Broken(f"the listed patient has {len(payload['sessions'])} visits in range, not {LISTED_VISITS}")
+        handler_ms.append(ms)
+        requests.append(tally.requests("dynamodb"))
+        examined, returned = examined + tally.examined, returned + tally.returned
+
+    def bare():
+        visits, ms = query()
+        if len(visits) != LISTED_VISITS:
+            raise Broken(f"the bare query returned {len(visits)} visits, not {LISTED_VISITS}")
+        bare_ms.append(ms)
+
+    for run in range(runs):
+        for step in ((handler, bare) if run % 2 == 0 else (bare, handler)):
+            step()
+    return {"handler_ms": handler_ms, "bare_ms": bare_ms, "max_requests": max(requests),
+            "read_amplification": round(examined / returned, 3) if returned else None}
+
+
+def answer_visits(http, counter, token, visit_ids) -> Dict:
+    times, requests = [], []
+    for visit_id in visit_ids:
+        with counter.measure() as tally:
+            payload, ms = http.request("PUT", f"/portal/sessions/{visit_id}/response", token,
+                                       body={"response": "confirmed"})
+        if payload["status"] != "patient_confirmed":
+            raise Broken(f"answering {visit_id} left it {payload['status']}")
+        times.append(ms)
+        requests.append(tally.requests("dynamodb"))
+    return {"ms": times, "max_requests": max(requests)}
+
+
+def stream_figures(app, client, counter, data, region: str) -> Dict:
+    """Only when the build has the stream handler; see bench/stream.py."""
+    import boto3
+
+    from bench import stream
+    from chalicelib import rules
+    from chalicelib.models import Visit
+
+    if not stream.has_stream_handler(app):
+        return {"stream_measured": False, "stream_idle_requests": None, "emails_per_s": None}
+    stream_arn = boto3.client("dynamodb").describe_table(TableName=Visit.Meta.table_name)["Table"]["LatestStreamArn"]
+    keys = [(data.answering_patient, visit_id) for visit_id in data.answerable[-(STREAM_CANCELS + 1):]]
+    visits = sorted(Visit.batch_get(keys, consistent_read=True), key=lambda visit: visit.visit_id)
+    now = rules.format_instant(datetime.now(timezone.utc))
+    try:
+        return {"stream_measured": True, **stream.measure(client, counter, visits, stream_arn, region, now)}
+    except Exception as error:  # the handler's failure is a finding to report, not a crash of the bench
+        traceback.print_exc()
+        return {"stream_measured": True, "stream_idle_requests": None, "emails_per_s": None,
+                "stream_error": f"the stream handler raised {type(error).__name__}: {error}"}
+
+
+def measure(counter: RequestCounter, jwks: JwksFetches, replay: Replay) -> Dict:
+    from bench import footprint, seed
+
+    figures: Dict = {}
+    figures.update(footprint.import_times(ROOT, IMPORT_RUNS))  # first: the emulator is not yet busy
+    server, app, client = start_service()
+    try:
+        from chalicelib import config
+        from chalicelib.models import Visit
+
+        region = config.region()
+        now = datetime.now(timezone.utc)
+        data = seed.seed_bench_clinic(now)
+        http = Http(client)
+        listed = http.log_in(data.logins[data.listed_patient], seed.PASSWORD)
+        answering = http.log_in(data.logins[data.answering_patient], seed.PASSWORD)
+        path = f"/portal/sessions?from={data.range_from.isoformat()}&to={data.range_to.isoformat()}"
+        query = bare_query(data)
+
+        # The container's first authorized request: keys fetched once, clients made.
+        fetches_before = jwks.count
+        with counter.measure() as cold:
+            figures["list_ms_cold"] = round(http.request("GET", path, listed)[1], 1)
+        figures["jwks_fetches_cold"] = jwks.count - fetches_before
+        figures["list_requests_cold"] = cold.requests("dynamodb")
+        warm_from = jwks.count
+        check_counter(counter, query)
+
+        # The clinic's own items only.
+        for _ in range(WARM_UP):
+            http.request("GET", path, listed)
+            query()
+        small = list_vs_bare(http, counter, listed, path, query, RUNS)
+        figures.update(list_ms_p50=median(small["handler_ms"]), list_ms_p95=p95(small["handler_ms"]),
+                       bare_query_ms_p50=median(small["bare_ms"]),
+                       overhead_ratio_emulator=ratio(small["handler_ms"], small["bare_ms"]),
+                       list_requests_small=small["max_requests"], read_amplification_small=small["read_amplification"])
+        with replay.recording():
+            http.request("GET", path, listed)
+        with replay.replaying():
+            replayed = list_vs_bare(http, counter, listed, path, query, RUNS_REPLAYED)
+        if replay.missing:
+            raise Broken(f"nothing recorded to replay for {sorted(replay.missing)}")
+        figures.update(overhead_ratio=ratio(replayed["handler_ms"], replayed["bare_ms"]),
+                       list_ms_p50_replayed=median(replayed["handler_ms"]),
+                       bare_query_ms_p50_replayed=median(replayed["bare_ms"]))
+        answered = answer_visits(http, counter, answering, data.answerable[:RUNS])
+        figures["respond_ms_p50"] = median(answered["ms"])
+        figures.update(stream_figures(app, client, counter, data, region))
+
+        # 100,000 visits across many clinics and patients.
+        started = time.perf_counter()
+        seed.seed_filler(now, region)
+        figures["seed_filler_s"] = round(time.perf_counter() - started, 1)
+        figures["table_visits"] = seed.table_size(Visit, region)
+        if figures["table_visits"] != seed.TABLE_VISITS:
+            raise Broken(f"the visits table holds {figures['table_visits']} items, not {seed.TABLE_VISITS}")
+        big = list_vs_bare(http, counter, listed, path, query, RUNS_100K)
+        answered_big = answer_visits(http, counter, answering, [data.answerable[RUNS]])
+        figures.update(list_requests_100k=big["max_requests"], read_amplification=big["read_amplification"],
+                       list_ms_p50_100k=median(big["handler_ms"]), bare_query_ms_p50_100k=median(big["bare_ms"]),
+                       respond_requests_100k=answered_big["max_requests"])
+
+        figures["list_requests"] = max(small["max_requests"], big["max_requests"])
+        figures["respond_requests"] = max(answered["max_requests"], answered_big["max_requests"])
+        figures["jwks_fetches_warm"] = jwks.count - warm_from
+        figures["scans"] = counter.total.count("Scan")
+    finally:
+        server.stop()
+    figures.update(footprint.bundle_size(ROOT))
+    return figures
+
+
+# --- Verdicts and output ---------------------------------------------------------------------
+
+def judge(figures: Dict):
+    """Table rows and the keys that failed (a build without the stream handler fails too)."""
+    rows, failed = [], []
+    no_stream_handler = not figures.get("stream_measured")
+    for key, budget, what in BUDGETS:
+        value, note, verdict = figures.get(key), what, "ok"
+        if value is None and key in STREAM_KEYS and no_stream_handler:
+            note, verdict = NOT_MEASURED_STREAM, "FAIL"
+        elif value is None:
+            note, verdict = figures.get("stream_error", "not measured"), "FAIL"
+        elif value > budget:
+            verdict = "FAIL"
+        if verdict == "FAIL":
+            failed.append(key)
+        rows.append((key, value, f"≤ {budget}", verdict, note))
+    for key, what in REPORTED:
+        value, note, verdict = figures.get(key), what, ""
+        if key in STREAM_KEYS and no_stream_handler:
+            note = NOT_MEASURED_STREAM
+        elif key == "emails_per_s" and (value is None or figures["emails_sent"] != figures["emails_expected"]):
+            # No rate, or a rate of the wrong number of emails: the contract is one email per action.
+            note = figures.get("stream_error") or (
+                f"sent {figures['emails_sent']} emails for {figures['emails_expected']} patient cancels")
+            verdict = "FAIL"
+            failed.append(key)
+        elif key.startswith("bundle") and value is None:
+            note = f"not measured: {figures.get('bundle_error', 'pip failed')}"
+        rows.append((key, value, "—", verdict, note))
+    return rows, failed
+
+
+def table(rows) -> str:
+    def shown(value):
+        return "—" if value is None else str(value)
+
+    name_width = max(len(row[0]) for row in rows)
+    value_width = max(len(shown(row[1])) for row in rows)
+    lines = [f"{'figure':<{name_width}}  {'value':>{value_width}}  {'budget':<6}  {'result':<6}  what"]
+    lines.append("-" * (len(lines[0]) + 40))
+    for key, value, budget, verdict, note in rows:
+        lines.append(f"{key:<{name_width}}  {shown(value):>{value_width}}  {budget:<6}  {verdict:<6}  {note}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    started = time.perf_counter()
+    # Before anything makes an AWS client or a key client.
+    counter = RequestCounter().install()
+    jwks = JwksFetches().install()
+    replay = Replay().install()
+    try:
+        figures = measure(counter, jwks, replay)
+    except Broken as broken:
+        print(f"bench: the measurement is broken: {broken}", file=sys.stderr)
+        print(json.dumps({"error": str(broken)}))
+        return 2
+    rows, failed = judge(figures)
+    figures.update(failed=failed,
+                   bench_s=round(time.perf_counter() - started, 1),
+                   measured_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    verdict = "All budgets hold" if not failed else f"Over budget or not measured: {', '.join(failed)}"
+    text = f"{table(rows)}\n\n{verdict}. {figures['bench_s']} s."
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.txt").write_text(text + "\n")
+    (RESULTS / "latest.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    print(text)
+    print(json.dumps(figures, sort_keys=True), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""The data the bench runs against.
+
+The bench clinic (its settings, two patients with logins, their visits) is written through
+the service's own models with batch writes to the emulator, as the clinic's records. The
+filler that makes the visits table 100,000 items goes straight into moto's in-process
+backend: through moto's HTTP server it takes minutes, directly it takes seconds, and it is
+never what is measured. Filler writes make no stream records (as a bulk import would not).
+"""
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Dict, List
+from zoneinfo import ZoneInfo
+
+from chalicelib import accounts, rules
+from chalicelib.models import Clinic, Patient, SessionClass, Visit
+
+CLINIC_ID = "cln_bench"
+TIMEZONE = "America/New_York"
+PASSWORD = "Bench-Password-2026!"
+LISTED = ("pat_bench_listed", "Lee Listed", "listed@bench.example")
+ANSWERING = ("pat_bench_answering", "Ari Answering", "answering@bench.example")
+LISTED_IN_RANGE = 100
+LISTED_OUT_OF_RANGE = 50  # half before the range, half after: a Query not bounded by the range would read them
+ANSWERABLE = 80  # upcoming visits of the answering patient: each timed answer gets a fresh one
+TABLE_VISITS = 100_000
+FILLER_PATIENTS = 5_000  # about 20 visits each
+FILLER_CLINICS = 500  # the bench clinic is one of them
+FILLER_IN_BENCH_CLINIC = 500  # so the measured clinic itself has grown: about 10,000 visits
+INDIVIDUAL, FAMILY, CANCELLED_BY_CLIENT, CANCELLED_BY_CLINIC = (
+    "Individual therapy", "Family therapy", "Cancelled by client", "Cancelled by clinic")
+
+
+@dataclass(frozen=True)
+class BenchData:
+    clinic_id: str
+    listed_patient: str
+    answering_patient: str
+    logins: Dict[str, str]  # patient id -> email
+    range_from: date  # the listed range, inclusive, in the clinic's time zone
+    range_to: date
+    answerable: List[str]  # visit ids, upcoming, awaiting an answer
+
+
+def session_classes() -> List[SessionClass]:
+    return [SessionClass(name=INDIVIDUAL, cancelled=False), SessionClass(name=FAMILY, cancelled=False),
+            SessionClass(name=CANCELLED_BY_CLIENT, cancelled=True),
+            SessionClass(name=CANCELLED_BY_CLINIC, cancelled=True)]
+
+
+def seed_bench_clinic(now: datetime) -> BenchData:
+    tz = ZoneInfo(TIMEZONE)
+    today = rules.today_in(tz, now)
+    range_from, range_to = rules.date_range(None, None, today)  # the portal's default range
+    stamp = rules.format_instant(now)
+    Clinic(CLINIC_ID, name="Bench Family Therapy", timezone=TIMEZONE, phone="(555) 010-0000",
+           admin_email="frontdesk@bench.example", patient_cancel_enabled=True, cancel_cutoff_hours=0,
+           session_classes=session_classes()).save()
+    for patient_id, name, email in (LISTED, ANSWERING):
+        Patient(patient_id, clinic_id=CLINIC_ID, name=name, email=email, created_at=stamp).save()
+        accounts.invite_patient(email, CLINIC_ID, patient_id)
+        accounts.set_permanent_password(email, PASSWORD)
+
+    visits = []
+    span = (range_to - range_from).days + 1
+    for k in range(LISTED_IN_RANGE):
+        day = range_from + timedelta(days=k * span // LISTED_IN_RANGE)
+        visits.append(_visit(LISTED, f"vis_bench_l{k:03d}", day, time(9 + k % 8), tz, stamp, variant=k, now=now))
+    for k in range(LISTED_OUT_OF_RANGE // 2):
+        visits.append(_visit(LISTED, f"vis_bench_b{k:03d}", range_from - timedelta(days=1 + 2 * k), time(10), tz, stamp))
+        visits.append(_visit(LISTED, f"vis_bench_a{k:03d}", range_to + timedelta(days=1 + 2 * k), time(10), tz, stamp))
+    answerable = []
+    for k in range(ANSWERABLE):
+        visit = _visit(ANSWERING, f"vis_bench_r{k:03d}", today + timedelta(days=2 + k % 60), time(9 + k % 8), tz, stamp)
+        visits.append(visit)
+        answerable.append(visit.visit_id)
+    with Visit.batch_write() as batch:
+        for visit in visits:
+            batch.save(visit)
+    return BenchData(CLINIC_ID, LISTED[0], ANSWERING[0], {LISTED[0]: LISTED[2], ANSWERING[0]: ANSWERING[2]},
+                     range_from, range_to, answerable)
+
+
+def _visit(patient, visit_id, day, clock, tz, stamp, variant=None, now=None) -> Visit:
+    patient_id, name, _ = patient
+    starts_at = rules.local_to_utc(day, clock, tz)
+    visit = Visit(patient_id, visit_id, clinic_id=CLINIC_ID, patient_name=name,
+                  starts_at=rules.format_instant(starts_at), duration_minutes=50, provider="Dr. Maya Patel",
+                  location="Room 2, 120 Main St", session_class=INDIVIDUAL, completed=False,
+                  created_at=stamp, updated_at=stamp)
+    # The listed patient's visits come in every status, so the list does all of its work.
+    if variant is not None:
+        kind = variant % 10
+        if kind == 0 and starts_at < now:
+            visit.completed = True
+        elif kind == 1:
+            visit.session_class = CANCELLED_BY_CLINIC
+        elif kind in (2, 3):
+            visit.patient_response = (rules.PatientResponse.CONFIRMED if kind == 2 else rules.PatientResponse.CANCELLED).value
+            visit.responded_at = stamp
+            visit.cancel_reason = "Out of town." if kind == 3 else None
+    return visit
+
+
+# --- Filler, straight into moto's backend --------------------------------------------------
+
+def _moto_table(name: str, region: str):
+    from moto.backends import get_backend
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    return get_backend("dynamodb")[DEFAULT_ACCOUNT_ID][region].get_table(name)
+
+
+def table_size(model, region: str) -> int:
+    """Items in a table, read from the emulator's memory (not a Scan, not a request)."""
+    table = _moto_table(model.Meta.table_name, region)
+    if table.range_key_attr:
+        return sum(len(items) for items in table.items.values())
+    return len(table.items)
+
+
+def _put_direct(model, raw_items, region: str) -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    table = _moto_table(model.Meta.table_name, region)
+    for raw in raw_items:
+        hash_key = DynamoType(raw[table.hash_key_attr])
+        range_key = DynamoType(raw[table.range_key_attr]) if table.range_key_attr else None
+        item = Item(hash_key, range_key, {})
+        # Skips moto's per-attribute item-size check (quadratic in attributes); these items are small.
+        dict.update(item.attrs, {name: DynamoType(value) for name, value in raw.items()})
+        if range_key is None:
+            table.items[hash_key] = item
+        else:
+            table.items[hash_key][range_key] = item
+
+
+def seed_filler(now: datetime, region: str, total_visits: int = TABLE_VISITS) -> int:
+    """Other clinics and patients (and more patients of the bench clinic) until the visits
+    table holds `total_visits` items. Returns how many visits were added."""
+    stamp = rules.format_instant(now)
+    clinics = [CLINIC_ID] + [f"cln_fill_{n:03d}" for n in range(1, FILLER_CLINICS)]
+    clinic_template = Clinic("x", name="Filler Clinic", timezone=TIMEZONE, admin_email="frontdesk@filler.example",
+                             session_classes=session_classes()).serialize()
+    _put_direct(Clinic, ({**clinic_template, "clinic_id": {"S": c}} for c in clinics[1:]), region)
+
+    patients = [(f"pat_fill_{n:05d}",
+                 CLINIC_ID if n < FILLER_IN_BENCH_CLINIC else clinics[1 + n % (FILLER_CLINICS - 1)])
+                for n in range(FILLER_PATIENTS)]
+    patient_template = Patient("x", clinic_id="x", name="Filler Patient", email="patient@filler.example",
+                               created_at=stamp).serialize()
+    _put_direct(Patient, ({**patient_template, "patient_id": {"S": p}, "clinic_id": {"S": c}}
+                          for p, c in patients), region)
+
+    missing = total_visits - table_size(Visit, region)
+    visit_template = Visit("x", "x", clinic_id="x", patient_name="Filler Patient", starts_at=stamp,
+                           duration_minutes=50, provider="Jordan Lee, LMFT", location="Telehealth (video)",
+                           session_class=INDIVIDUAL, completed=False, created_at=stamp, updated_at=stamp).serialize()
+    first = now - timedelta(days=365)
+
+    def filler_visits():
+        for n in range(missing):
+            patient_id, clinic_id = patients[n % FILLER_PATIENTS]
+            starts_at = first + timedelta(days=(n * 7) % 730, hours=(n % 9))  # two years around today
+            yield {**visit_template, "patient_id": {"S": patient_id}, "visit_id": {"S": f"vis_fill_{n:06d}"},
+                   "clinic_id": {"S": clinic_id}, "starts_at": {"S": rules.format_instant(starts_at)}}
+
+    _put_direct(Visit, filler_visits(), region)
+    return missing

@@ -1,0 +1,95 @@
+"""The stream figures: AWS requests for a stream record that needs no email, and clinic
+emails sent per second. They need the DynamoDB-stream email handler (`clinic_emails` in
+`app.py`); a build without it reports both as not measured (see `run.py`).
+
+The handler is invoked as Lambda invokes it, with hand-built DynamoDB stream events whose
+images are the service's own items, serialized by pynamodb.
+"""
+import copy
+import json
+import time
+import uuid
+from typing import Dict, List
+
+HANDLER = "clinic_emails"
+BATCH_SIZE = 10  # records per invocation, as an event source mapping batches them
+SEND_OPERATIONS = (("ses", "SendEmail"), ("ses", "SendRawEmail"), ("ses", "SendTemplatedEmail"),
+                   ("sesv2", "SendEmail"))
+
+
+def has_stream_handler(app) -> bool:
+    from chalice.app import DynamoDBEventConfig
+
+    return HANDLER in app.handler_map and any(
+        isinstance(source, DynamoDBEventConfig) and source.name == HANDLER for source in app.event_sources)
+
+
+def record(old, new, stream_arn: str, region: str, sequence: int) -> Dict:
+    """One MODIFY record as Lambda delivers it (stream view NEW_AND_OLD_IMAGES)."""
+    images = {"NewImage": new.serialize(), "OldImage": old.serialize()}
+    return {
+        "eventID": uuid.uuid4().hex,
+        "eventName": "MODIFY",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "eventSourceARN": stream_arn,
+        "awsRegion": region,
+        "dynamodb": {
+            "ApproximateCreationDateTime": int(time.time()),
+            "SequenceNumber": f"{sequence:021d}",
+            "SizeBytes": len(json.dumps(images)),
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+            "Keys": {"patient_id": {"S": new.patient_id}, "visit_id": {"S": new.visit_id}},
+            **images,
+        },
+    }
+
+
+def staff_moves_room(visit, now: str):
+    """Staff edit the location: a change that sends no email."""
+    new = copy.deepcopy(visit)
+    new.location, new.updated_at = "Room 5, 120 Main St", now
+    return visit, new
+
+
+def patient_cancels(visit, now: str):
+    """The patient cancels a visit that had no answer: one email to the clinic."""
+    new = copy.deepcopy(visit)
+    new.patient_response, new.responded_at, new.cancel_reason = "CLIENT_CANCELLED", now, "Feeling unwell."
+    new.response_changed_by, new.response_changed_at = "patient", now
+    new.response_change_id = f"chg_{uuid.uuid4().hex[:16]}"
+    new.updated_at = now
+    return visit, new
+
+
+def _failed_records(payload) -> int:
+    return len(payload.get("batchItemFailures") or []) if isinstance(payload, dict) else 0
+
+
+def measure(client, counter, visits: List, stream_arn: str, region: str, now: str) -> Dict:
+    """`visits`: stored visits awaiting an answer. The first gets a staff room change; each of
+    the others a patient cancel, sent in batches of BATCH_SIZE."""
+    quiet, *cancelled = visits
+    with counter.measure() as idle:
+        payload = client.lambda_.invoke(HANDLER, {"Records": [record(*staff_moves_room(quiet, now),
+                                                                     stream_arn, region, 1)]}).payload
+    failed = _failed_records(payload)
+
+    records = [record(*patient_cancels(visit, now), stream_arn, region, sequence)
+               for sequence, visit in enumerate(cancelled, start=2)]
+    with counter.measure() as sending:
+        started = time.perf_counter()
+        for first in range(0, len(records), BATCH_SIZE):
+            payload = client.lambda_.invoke(HANDLER, {"Records": records[first:first + BATCH_SIZE]}).payload
+            failed += _failed_records(payload)
+        elapsed = time.perf_counter() - started
+    emails = sum(sending.calls[operation] for operation in SEND_OPERATIONS)
+    return {
+        "stream_idle_requests": idle.requests(),
+        "stream_idle_calls": idle.summary(),
+        "emails_per_s": round(emails / elapsed, 1),
+        "emails_sent": emails,
+        "emails_expected": len(records),
+        "stream_requests_per_email": round(sending.requests() / emails, 2) if emails else None,
+        "stream_failed_records": failed,
+    }
