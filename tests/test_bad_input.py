@@ -104,3 +104,44 @@ def test_a_new_password_for_a_session_cognito_does_not_know_is_401(api, clinic):
     assert response.status_code == 401, response.body
     assert response.data == {"Code": "UnauthorizedError",
                              "Message": "This sign-in session is no longer valid. Please log in again."}
+
+
+# --- Dates in the contract's one form ----------------------------------------------------------
+
+def test_a_range_given_as_iso_week_dates_is_refused(api, clinic):
+    response = api.get("/portal/sessions?from=2026-W48-1&to=2026-W49-7", clinic.token_for("Alex"))
+
+    assert_bad_request(response)
+    assert response.data["Message"] == "from must be a date in the form YYYY-MM-DD."
+
+
+def test_a_visit_dated_by_iso_week_is_refused(api, clinic):
+    response = api.post("/clinic/sessions", clinic.staff_token, json_body={
+        "patient_id": clinic.patients["Alex"], "date": "2026-W50-2", "start_time": "10:00", "duration_minutes": 50,
+        "provider": "Dr. Maya Patel", "location": "Room 2", "session_class": "Individual therapy"})
+
+    assert_bad_request(response)
+    assert response.data["Message"] == "date must be a date in the form YYYY-MM-DD."
+
+
+@pytest.mark.parametrize("first, last", [("9999-01-01", "9999-12-31"), ("0001-01-01", "0001-01-31")])
+def test_a_range_at_the_ends_of_the_calendar_is_refused(api, make_clinic, first, last):
+    # East of Greenwich, midnight of 0001-01-01 is in the year 0 in UTC; 9999-12-31 has no next day.
+    world = make_clinic(timezone_name="Asia/Tokyo")
+
+    response = api.get(f"/portal/sessions?from={first}&to={last}", world.token_for("Alex"))
+
+    assert_bad_request(response)
+    assert response.data["Message"] == "from must be between 1900-01-01 and 2999-12-31."
+
+
+def test_moving_a_visit_to_a_three_digit_year_is_refused_and_the_visit_stays_readable(api, clinic):
+    visit_id = clinic.add_visit("Alex")
+    before = clinic.stored_visit("Alex", visit_id).starts_at
+
+    response = api.patch(f"/clinic/sessions/{visit_id}", clinic.staff_token, json_body={"date": "0471-10-03"})
+
+    assert_bad_request(response)
+    assert clinic.stored_visit("Alex", visit_id).starts_at == before
+    assert api.patch(f"/clinic/sessions/{visit_id}", clinic.staff_token,
+                     json_body={"location": "Room 3"}).status_code == 200
