@@ -145,3 +145,12 @@ def test_moving_a_visit_to_a_three_digit_year_is_refused_and_the_visit_stays_rea
     assert clinic.stored_visit("Alex", visit_id).starts_at == before
     assert api.patch(f"/clinic/sessions/{visit_id}", clinic.staff_token,
                      json_body={"location": "Room 3"}).status_code == 200
+
+
+# --- JSON that the parser itself cannot take ------------------------------------------------------
+
+def test_a_body_nested_too_deeply_for_the_json_parser_is_refused(api, clinic):
+    response = api.patch("/clinic/settings", clinic.staff_token, raw="[" * 100_000 + "]" * 100_000)
+
+    assert_bad_request(response)
+    assert response.data["Message"] == "The request body is nested too deeply."
