@@ -5,6 +5,10 @@ Gateway's bare `{"message": "Unauthorized"}`, and an authorizer that fails with
 "Unauthorized" (API Gateway's 401 convention) with a 500. The deployed stack configures
 gateway responses that give the contract's `{"Code", "Message"}` 401; this does the same
 locally, so tests and `make run` see exactly what the portal sees on AWS.
+
+A path that no route has is the contract's 404 with the same shape: Chalice answers it with
+API Gateway's default 403, whose message repeats the request's Authorization header (a
+token, in an error), and drops the connection when that header is not ASCII.
 """
 import json
 from http.server import BaseHTTPRequestHandler
@@ -16,6 +20,7 @@ from chalice.local import (
     LocalDevServer,
     LocalGateway,
     LocalGatewayAuthorizer,
+    LocalGatewayException,
     NotAuthorizedError,
 )
 
@@ -25,6 +30,15 @@ UNAUTHORIZED_BODY = json.dumps({
     "Code": "UnauthorizedError",
     "Message": "Sign in to continue: the request has no valid token.",
 }).encode()
+NOT_FOUND_BODY = json.dumps({"Code": "NotFoundError", "Message": "There is no such path."}).encode()
+
+
+class _NoSuchRoute(Exception):
+    """Not a ValueError, so Chalice's own route-not-found answer never runs."""
+
+
+class _NotFound(LocalGatewayException):
+    CODE = 404
 
 
 class _GatewayAuthorizer(LocalGatewayAuthorizer):
@@ -44,6 +58,18 @@ class PortalLocalGateway(LocalGateway):
         super().__init__(app_object, config)
         self._authorizer = _GatewayAuthorizer(app_object)
 
+    def _generate_lambda_event(self, method, path, headers, body):
+        try:
+            return super()._generate_lambda_event(method, path, headers, body)
+        except ValueError:  # how Chalice's route matcher says "no route has this path"
+            raise _NoSuchRoute() from None
+
+    def handle_request(self, method, path, headers, body):
+        try:
+            return super().handle_request(method, path, headers, body)
+        except _NoSuchRoute:
+            raise _NotFound({"Content-Type": "application/json"}, NOT_FOUND_BODY) from None
+
 
 class _RequestHandler(ChaliceRequestHandler):
     def __init__(self, request, client_address, server, app_object, config):
@@ -52,6 +78,14 @@ class _RequestHandler(ChaliceRequestHandler):
 
     def log_message(self, format, *args):  # the service's own JSON logs say enough
         pass
+
+    def __getattr__(self, name):
+        # Chalice serves only the methods it has `do_*` handlers for; any other (TRACE, QUERY...)
+        # would get http.server's bare HTML 501. Sent to the app instead, it gets the same JSON
+        # 405 with an Allow header as any other method a route does not have.
+        if name.startswith("do_"):
+            return self._generic_handle
+        raise AttributeError(name)
 
 
 def use_portal_gateway(test_client) -> None:
