@@ -71,6 +71,8 @@ def boolean(value: Any, field: str) -> bool:
 
 
 def integer(value: Any, field: str, low: int, high: int) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON Schema's integer, and the description's: 50.0 is 50
     if isinstance(value, bool) or not isinstance(value, int):
         raise BadInput(f"{field} must be a whole number.")
     if not low <= value <= high:

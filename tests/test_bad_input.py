@@ -154,3 +154,29 @@ def test_a_body_nested_too_deeply_for_the_json_parser_is_refused(api, clinic):
 
     assert_bad_request(response)
     assert response.data["Message"] == "The request body is nested too deeply."
+
+
+# --- Numbers as JSON Schema reads them -----------------------------------------------------------
+
+def test_a_whole_number_written_with_a_decimal_point_is_that_number(api, clinic):
+    # The description says `integer`, and for JSON Schema 50.0 is one: clients that write it so
+    # (Python's json for a float, for one) must not be refused.
+    response = api.post("/clinic/sessions", clinic.staff_token, json_body={
+        "patient_id": clinic.patients["Alex"], "date": "2027-01-12", "start_time": "10:00",
+        "duration_minutes": 50.0, "provider": "Dr. Maya Patel", "location": "Room 2",
+        "session_class": "Individual therapy"})
+
+    assert response.status_code == 201, response.data
+    assert response.data["duration_minutes"] == 50
+    assert api.patch("/clinic/settings", clinic.staff_token,
+                     json_body={"cancel_cutoff_hours": 24.0}).data["cancel_cutoff_hours"] == 24
+
+
+@pytest.mark.parametrize("value", [50.5, True, "50"])
+def test_a_number_that_is_not_whole_is_still_refused(api, clinic, value):
+    visit_id = clinic.add_visit("Alex")
+
+    response = api.patch(f"/clinic/sessions/{visit_id}", clinic.staff_token, json_body={"duration_minutes": value})
+
+    assert_bad_request(response)
+    assert response.data["Message"] == "duration_minutes must be a whole number."
