@@ -101,7 +101,10 @@ def utc_now() -> datetime:
 
 
 def body():
-    return app.current_request.json_body  # malformed JSON is a 400 from Chalice itself
+    try:
+        return app.current_request.json_body  # malformed JSON is a 400 from Chalice itself
+    except RecursionError:  # JSON nested thousands deep: Chalice only turns ValueError into a 400
+        raise errors.BadInput("The request body is nested too deeply.") from None
 
 
 def query(name):

@@ -12,11 +12,21 @@ from chalicelib.auth import STAFF_GROUP
 from chalicelib.errors import BadInput, Conflict, NotAuthenticated
 
 BAD_LOGIN = "Email or password is incorrect."
+NOT_A_LOGIN_EMAIL = "This email address cannot be used for a portal login."
 _LOGIN_REFUSED = {
     "NotAuthorizedException",
     "UserNotFoundException",
     "UserNotConfirmedException",
     "PasswordResetRequiredException",
+}
+# A challenge session that is unknown, expired or someone else's. Cognito says
+# NotAuthorizedException; the emulator says ResourceNotFoundException (the pool and the
+# client do exist: the login that started the challenge used them).
+_SESSION_REFUSED = {
+    "CodeMismatchException",
+    "ExpiredCodeException",
+    "InvalidParameterException",
+    "ResourceNotFoundException",
 }
 
 
@@ -73,7 +83,7 @@ def set_first_password(username: str, session: str, new_password: str) -> Dict:
         if code == "InvalidPasswordException":
             raise BadInput("The new password does not meet the password rules: at least 12 characters "
                            "with upper and lower case letters, a digit and a symbol.") from None
-        if code in _LOGIN_REFUSED | {"CodeMismatchException", "ExpiredCodeException", "InvalidParameterException"}:
+        if code in _LOGIN_REFUSED | _SESSION_REFUSED:
             raise NotAuthenticated("This sign-in session is no longer valid. Please log in again.") from None
         raise
     return _answer(response)
@@ -112,6 +122,9 @@ def invite_patient(email: str, clinic_id: str, patient_id: str) -> None:
     except ClientError as error:
         if _error_code(error) == "UsernameExistsException":
             raise Conflict("A portal login with this email already exists.") from None
+        if _error_code(error) == "InvalidParameterException":
+            # Cognito's own rules for a username that is an email are stricter than RFC 5322.
+            raise BadInput(NOT_A_LOGIN_EMAIL) from None
         raise
 
 

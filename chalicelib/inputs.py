@@ -15,8 +15,20 @@ MAX_REASON = 500
 MAX_NOTICE = 2000
 MAX_CLASSES = 50
 MAX_CUTOFF_HOURS = 168
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+# Cognito's limits: a username (the patient's email) of at most 128 characters, and a
+# challenge session of 20 to 4096; longer or shorter never reach Cognito.
+MAX_LOGIN_EMAIL = 128
+SESSION_LENGTH = (20, 4096)
+# An address mail servers, SES and Cognito all take: an ASCII dot-atom local part of at most
+# 64 characters, and a domain of letters, digits and hyphens.
+_EMAIL = re.compile(
+    r"^(?=[^@]{1,64}@)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# JSON may carry half of a surrogate pair (`"\ud800"`): not a character, and no AWS service
+# can store or send it.
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _LINE_BREAKS = re.compile(r"[\r\n\t]")
 
 
@@ -40,13 +52,13 @@ def text(value: Any, field: str, max_length: int = MAX_NAME, multiline: bool = F
         raise BadInput(f"{field} must not be empty.")
     if len(value) > max_length:
         raise BadInput(f"{field} may be at most {max_length} characters.")
-    if _CONTROL.search(value) or (not multiline and _LINE_BREAKS.search(value)):
+    if _CONTROL.search(value) or _LONE_SURROGATE.search(value) or (not multiline and _LINE_BREAKS.search(value)):
         raise BadInput(f"{field} contains characters that are not allowed.")
     return value
 
 
-def email(value: Any, field: str = "email") -> str:
-    address = text(value, field, max_length=254)
+def email(value: Any, field: str = "email", max_length: int = 254) -> str:
+    address = text(value, field, max_length=max_length)
     if not _EMAIL.match(address):
         raise BadInput(f"{field} must be an email address.")
     return address.lower()
@@ -59,6 +71,8 @@ def boolean(value: Any, field: str) -> bool:
 
 
 def integer(value: Any, field: str, low: int, high: int) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON Schema's integer, and the description's: 50.0 is 50
     if isinstance(value, bool) or not isinstance(value, int):
         raise BadInput(f"{field} must be a whole number.")
     if not low <= value <= high:
@@ -77,7 +91,7 @@ def new_password(body: Any) -> Tuple[str, str, str]:
     body = json_object(body, {"username", "session", "new_password"}, {"username", "session", "new_password"})
     return (
         text(body["username"], "username", 254),
-        _secret(body["session"], "session", 8192),
+        _secret(body["session"], "session", SESSION_LENGTH[1], SESSION_LENGTH[0]),
         _secret(body["new_password"], "new_password"),
     )
 
@@ -87,12 +101,14 @@ def refresh(body: Any) -> str:
     return _secret(body["refresh_token"], "refresh_token", 8192)
 
 
-def _secret(value: Any, field: str, max_length: int = 256) -> str:
+def _secret(value: Any, field: str, max_length: int = 256, min_length: int = 1) -> str:
     """Passwords and tokens are used exactly as given, never echoed in a message."""
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value or _LONE_SURROGATE.search(value):
         raise BadInput(f"{field} must be non-empty text.")
     if len(value) > max_length:
         raise BadInput(f"{field} is too long.")
+    if len(value) < min_length:
+        raise BadInput(f"{field} is too short.")
     return value
 
 
@@ -164,7 +180,7 @@ def session_classes(value: Any) -> List[Tuple[str, bool]]:
 
 def new_patient(body: Any) -> Tuple[str, str]:
     body = json_object(body, {"name", "email"}, {"name", "email"})
-    return text(body["name"], "name"), email(body["email"])
+    return text(body["name"], "name"), email(body["email"], max_length=MAX_LOGIN_EMAIL)
 
 
 VISIT_FIELDS = ("date", "start_time", "duration_minutes", "provider", "location", "session_class")

@@ -2,6 +2,7 @@
 
 No AWS here, so every rule is tested in microseconds (tests/test_rules.py).
 """
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from enum import Enum
@@ -13,6 +14,11 @@ from chalicelib.errors import BadInput, Conflict, Forbidden, NotOpen
 DEFAULT_PAST_DAYS = 30
 DEFAULT_FUTURE_DAYS = 90
 MAX_RANGE_DAYS = 366
+# `date.fromisoformat` also reads ISO week dates (`2026-W48-4`); the contract's dates are YYYY-MM-DD.
+_CALENDAR_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+# Far enough for any clinic, near enough that a day always converts to UTC and back (year 1
+# or 9999 overflows) and stored instants keep four-digit years, so they sort as text.
+EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2999, 12, 31)
 DEFAULT_CANCEL_NOTICE = (
     "Your cancellation request has been sent to the clinic. "
     "It is still your responsibility to call the clinic to cancel this appointment."
@@ -145,12 +151,15 @@ def parse_timezone(name: object) -> ZoneInfo:
 
 
 def parse_date(value: object, field: str) -> date:
-    if not isinstance(value, str) or len(value) != 10:
+    if not isinstance(value, str) or not _CALENDAR_DATE.match(value):
         raise BadInput(f"{field} must be a date in the form YYYY-MM-DD.")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise BadInput(f"{field} must be a date in the form YYYY-MM-DD.") from None
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise BadInput(f"{field} must be between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}.")
+    return day
 
 
 def parse_clock_time(value: object, field: str = "start_time") -> time:

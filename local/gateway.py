@@ -1,11 +1,14 @@
 """`chalice local`, answering as the deployed API Gateway does.
 
 Chalice's local gateway runs our custom authorizer, but answers a missing token with API
-Gateway's bare `{"message": "Unauthorized"}`, an authorizer that fails with "Unauthorized"
-(API Gateway's 401 convention) with a 500, and an unknown route with 403 "Missing
-Authentication Token". The deployed stack configures gateway responses that give the
-contract's `{"Code", "Message"}` shape (401, and 404 for an unknown route); this does the
-same locally, so tests and `make run` see exactly what the portal sees on AWS.
+Gateway's bare `{"message": "Unauthorized"}`, and an authorizer that fails with
+"Unauthorized" (API Gateway's 401 convention) with a 500. The deployed stack configures
+gateway responses that give the contract's `{"Code", "Message"}` 401; this does the same
+locally, so tests and `make run` see exactly what the portal sees on AWS.
+
+A path that no route has is the contract's 404 with the same shape: Chalice answers it with
+API Gateway's default 403, whose message repeats the request's Authorization header (a
+token, in an error), and drops the connection when that header is not ASCII.
 """
 import json
 from http.server import BaseHTTPRequestHandler
@@ -13,7 +16,6 @@ from http.server import BaseHTTPRequestHandler
 from chalice.local import (
     ChaliceRequestHandler,
     CustomLocalChalice,
-    ForbiddenError,
     LocalChalice,
     LocalDevServer,
     LocalGateway,
@@ -24,11 +26,19 @@ from chalice.local import (
 
 from chalicelib.auth import Unauthorized
 
-UNKNOWN_ROUTE_BODY = json.dumps({"Code": "NotFoundError", "Message": "There is no such route."}).encode()
 UNAUTHORIZED_BODY = json.dumps({
     "Code": "UnauthorizedError",
     "Message": "Sign in to continue: the request has no valid token.",
 }).encode()
+NOT_FOUND_BODY = json.dumps({"Code": "NotFoundError", "Message": "There is no such path."}).encode()
+
+
+class _NoSuchRoute(Exception):
+    """Not a ValueError, so Chalice's own route-not-found answer never runs."""
+
+
+class _NotFound(LocalGatewayException):
+    CODE = 404
 
 
 class _GatewayAuthorizer(LocalGatewayAuthorizer):
@@ -43,26 +53,22 @@ class _GatewayAuthorizer(LocalGatewayAuthorizer):
             ) from None
 
 
-_NO_ROUTE_MARKERS = (b"Missing Authentication Token", b"Authorization header requires")
-
-
-class UnknownRoute(LocalGatewayException):
-    CODE = 404
-
-
 class PortalLocalGateway(LocalGateway):
     def __init__(self, app_object, config):
         super().__init__(app_object, config)
         self._authorizer = _GatewayAuthorizer(app_object)
 
+    def _generate_lambda_event(self, method, path, headers, body):
+        try:
+            return super()._generate_lambda_event(method, path, headers, body)
+        except ValueError:  # how Chalice's route matcher says "no route has this path"
+            raise _NoSuchRoute() from None
+
     def handle_request(self, method, path, headers, body):
         try:
             return super().handle_request(method, path, headers, body)
-        except ForbiddenError as error:
-            # API Gateway's answers for a path no route matches, without and with a token.
-            if not any(marker in (error.body or b"") for marker in _NO_ROUTE_MARKERS):
-                raise
-            raise UnknownRoute({**error.headers, "Content-Type": "application/json"}, UNKNOWN_ROUTE_BODY) from None
+        except _NoSuchRoute:
+            raise _NotFound({"Content-Type": "application/json"}, NOT_FOUND_BODY) from None
 
 
 class _RequestHandler(ChaliceRequestHandler):
@@ -72,6 +78,14 @@ class _RequestHandler(ChaliceRequestHandler):
 
     def log_message(self, format, *args):  # the service's own JSON logs say enough
         pass
+
+    def __getattr__(self, name):
+        # Chalice serves only the methods it has `do_*` handlers for; any other (TRACE, QUERY...)
+        # would get http.server's bare HTML 501. Sent to the app instead, it gets the same JSON
+        # 405 with an Allow header as any other method a route does not have.
+        if name.startswith("do_"):
+            return self._generic_handle
+        raise AttributeError(name)
 
 
 def use_portal_gateway(test_client) -> None:

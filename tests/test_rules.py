@@ -143,6 +143,11 @@ def test_date_range_defaults_and_bounds(given, expected):
     (None, "2026-02-30"),
     ("2026-11-01T00:00", None),
     ("", None),
+    ("2026-W48-4", None),   # an ISO week date: Python reads it, the contract does not
+    ("9999-01-01", "9999-12-31"),  # the day after `to` does not exist
+    ("0001-01-01", "0001-01-31"),  # before the year 1 in UTC, east of Greenwich
+    ("1899-12-31", None),
+    (None, "2026-11-2\u0666"),  # a digit that is not ASCII
 ])
 def test_bad_date_ranges_are_bad_input(given):
     with pytest.raises(BadInput):
