@@ -10,10 +10,6 @@ phase, and with `CI` set, derandomized generation and no example database. For a
 `FUZZ_MAX_EXAMPLES=500 FUZZ_SEED=$RANDOM .venv/bin/python -m pytest tests/test_fuzz.py`.
 """
 import os
-import signal
-import subprocess
-import sys
-import time
 import warnings
 from dataclasses import dataclass
 from itertools import count
@@ -34,7 +30,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from local import demo, emulator
+from local import demo
+from tests.local_stack import LocalStack
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_PATH = ROOT / "chalicelib" / "openapi.yaml"
@@ -42,9 +39,6 @@ SEED = int(os.environ.get("FUZZ_SEED", "20261126"))
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "100"))
 STATEFUL_SCENARIOS = int(os.environ.get("FUZZ_STATEFUL_SCENARIOS", "25"))
 IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-STARTUP_SECONDS = 90
-# The environment before any fixture pointed this process at the test emulator.
-_ENVIRONMENT_AT_IMPORT = dict(os.environ)
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           ignored_auth]
@@ -81,42 +75,14 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory):
-    port, aws_port = emulator.free_port(), emulator.free_port()
-    assert port != aws_port
-    url = f"http://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("make-run") / "local-run.log"
-    environment = dict(_ENVIRONMENT_AT_IMPORT, PORT=str(port), LOCAL_AWS_PORT=str(aws_port), PYTHONUNBUFFERED="1")
-    with open(log, "wb") as output:
-        process = subprocess.Popen([sys.executable, "-m", "local.run"], cwd=ROOT, env=environment,
-                                   stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+def stack():
+    running = LocalStack("fuzz-stack.log").start()
     try:
-        _wait_until_healthy(process, url, log)
-        patient = _log_in(url, demo.ALEX[2], demo.PATIENT_PASSWORD)
-        staff = _log_in(url, *demo.STAFF_LOGIN)
-        yield Stack(url, patient["id_token"], staff["id_token"], patient["access_token"], log)
+        patient = _log_in(running.url, demo.ALEX[2], demo.PATIENT_PASSWORD)
+        staff = _log_in(running.url, *demo.STAFF_LOGIN)
+        yield Stack(running.url, patient["id_token"], staff["id_token"], patient["access_token"], running.log_path)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            pytest.fail(f"`python -m local.run` did not stop on SIGTERM; see {log}")
-
-
-def _wait_until_healthy(process, url: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"`python -m local.run` exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if requests.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"`python -m local.run` was not healthy after {STARTUP_SECONDS}s:\n{log.read_text()[-3000:]}")
+        assert running.stop() == 0, f"`python -m local.run` did not stop cleanly on SIGTERM; see {running.log_path}"
 
 
 def _log_in(url: str, username: str, password: str) -> dict:

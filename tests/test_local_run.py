@@ -1,19 +1,11 @@
 """`make run`'s entry point brings up the demo the contract describes, and stops on SIGTERM."""
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from local import emulator
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.local_stack import LocalStack, port_is_closed
 
 
 def call(base, method, path, body=None, token=None):
@@ -29,26 +21,9 @@ def call(base, method, path, body=None, token=None):
 
 @pytest.fixture(scope="module")
 def local_stack():
-    port, aws_port = emulator.free_port(), emulator.free_port()
-    env = dict(os.environ, PORT=str(port), LOCAL_AWS_PORT=str(aws_port))
-    for name in ("AWS_ENDPOINT_URL", "USER_POOL_ID", "APP_CLIENT_ID", "JWKS_URL", "TOKEN_ISSUER", "TABLE_PREFIX"):
-        env.pop(name, None)  # the stack sets up its own emulator, as on a fresh machine
-    process = subprocess.Popen([sys.executable, "-m", "local.run"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if call(base, "GET", "/health")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail("make run's stack did not come up:\n" + process.stdout.read())
-    yield base, process
-    if process.poll() is None:
-        process.kill()
+    stack = LocalStack("smoke-stack.log").start()
+    yield stack
+    stack.stop()
 
 
 def login(base, email, password):
@@ -58,7 +33,7 @@ def login(base, email, password):
 
 
 def test_the_demo_patient_sees_every_status(local_stack):
-    base, _ = local_stack
+    base = local_stack.url
     token = login(base, "alex@demo-clinic.example", "Demo-Patient-2026!")
 
     me = call(base, "GET", "/portal/me", token=token)[1]
@@ -74,7 +49,7 @@ def test_the_demo_patient_sees_every_status(local_stack):
 
 
 def test_the_demo_staff_and_second_patient_log_in(local_stack):
-    base, _ = local_stack
+    base = local_stack.url
     staff = login(base, "staff@demo-clinic.example", "Demo-Staff-2026!")
     settings = call(base, "GET", "/clinic/settings", token=staff)[1]
     assert settings["admin_email"] == "frontdesk@demo-clinic.example"
@@ -87,7 +62,7 @@ def test_the_demo_staff_and_second_patient_log_in(local_stack):
 
 
 def test_the_page_and_the_api_description_are_served(local_stack):
-    base, _ = local_stack
+    base = local_stack.url
     with urllib.request.urlopen(base + "/", timeout=10) as page:
         assert "text/html" in page.headers["Content-Type"]
         assert b"Scheduling" in page.read()
@@ -96,8 +71,6 @@ def test_the_page_and_the_api_description_are_served(local_stack):
 
 
 def test_sigterm_stops_everything(local_stack):
-    base, process = local_stack
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=15) == 0
-    with pytest.raises(OSError):
-        call(base, "GET", "/health")
+    assert local_stack.stop() == 0
+    assert port_is_closed(local_stack.port), "the API still listens after SIGTERM"
+    assert port_is_closed(local_stack.aws_port), "the AWS emulator still listens after SIGTERM"

@@ -17,7 +17,7 @@ DESKTOP = {"width": 1280, "height": 900}
 
 @pytest.fixture(scope="session")
 def stack():
-    stack = LocalStack().start()
+    stack = LocalStack("browser-stack.log").start()
     yield stack
     code = stack.stop()
     # This also proves that SIGTERM (and Ctrl-C, the same handler) stops everything.

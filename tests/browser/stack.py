@@ -4,22 +4,13 @@ Shared by the browser tests (tests/browser/conftest.py) and the README screensho
 (`python -m tests.browser.screenshots`).
 """
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Dict, Optional
 from zoneinfo import ZoneInfo
 
 import requests
 
-from local.emulator import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
+from tests.local_stack import ARTIFACTS, ROOT, LocalStack, port_is_closed  # noqa: F401 (the browser fixtures use them)
 
 # The demo logins of local/demo.py, as the README gives them. Not imported from there:
 # local.demo imports the models, which bind to the environment at import time, and the
@@ -36,79 +27,17 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 
-# Settings that the API tests' fixtures put into this process's environment; the stack
-# provisions its own emulator and must not inherit them.
-_INHERITED_SETTINGS = {"TABLE_PREFIX", "CLINICS_TABLE", "PATIENTS_TABLE", "VISITS_TABLE", "USER_POOL_ID",
-                       "APP_CLIENT_ID", "TOKEN_ISSUER", "JWKS_URL", "SENDER_EMAIL", "CORS_ORIGIN",
-                       "POWERTOOLS_LOG_LEVEL"}
-
 
 def chromium_missing() -> Optional[str]:
     """Why the browser tests cannot run, or None when they can."""
     if os.access(CHROMIUM, os.X_OK):
         return None
     return (f"Chromium was not found at {CHROMIUM}. The browser tests drive Debian's Chromium: "
-            "install it with `apt-get update && apt-get install -y chromium` (.ci/run does this).")
+            "install it with `apt-get update && apt-get install -y chromium` (`make test` does this).")
 
 
 def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-
-
-def port_is_closed(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) != 0
-
-
-class LocalStack:
-    """`python -m local.run` (what `make run` executes) on free ports, as a child process."""
-
-    def __init__(self, log_name: str = "browser-stack.log"):
-        self.port = free_port()
-        self.aws_port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.aws_endpoint = f"http://127.0.0.1:{self.aws_port}"
-        ARTIFACTS.mkdir(exist_ok=True)
-        self.log_path = ARTIFACTS / log_name
-        self._process: Optional[subprocess.Popen] = None
-
-    def start(self, timeout: float = 90) -> "LocalStack":
-        env = {name: value for name, value in os.environ.items()
-               if not name.startswith("AWS_") and name not in _INHERITED_SETTINGS}
-        env.update(PORT=str(self.port), LOCAL_AWS_PORT=str(self.aws_port), PYTHONUNBUFFERED="1")
-        with open(self.log_path, "wb") as log:
-            self._process = subprocess.Popen([sys.executable, "-m", "local.run"], cwd=ROOT, env=env,
-                                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"`python -m local.run` exited with {self._process.returncode} before "
-                                   f"it served /health:\n{self.log_tail()}")
-            try:
-                if requests.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return self
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"`python -m local.run` did not serve /health within {timeout}s:\n{self.log_tail()}")
-
-    def stop(self, timeout: float = 20) -> int:
-        """SIGTERM, as a service manager (or Ctrl-C) stops it; returns the exit code."""
-        process = self._process
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-                raise RuntimeError(f"`python -m local.run` ignored SIGTERM for {timeout}s:\n{self.log_tail()}")
-        return process.returncode
-
-    def log_tail(self, lines: int = 40) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
 
 
 class StaffApi:

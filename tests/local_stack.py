@@ -1,0 +1,82 @@
+"""The stack of `make run` (`python -m local.run`) as a child process on free ports, for the
+tests that use the service from outside: the browser tests, the fuzzing and the smoke test.
+
+It provisions its own emulator and demo data; nothing of the API tests' emulator leaks in.
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import requests
+
+from local.emulator import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+
+# Settings that the API tests' fixtures put into this process's environment; the stack
+# provisions its own emulator and must not inherit them.
+_INHERITED_SETTINGS = {"TABLE_PREFIX", "CLINICS_TABLE", "PATIENTS_TABLE", "VISITS_TABLE", "IDEMPOTENCY_TABLE",
+                       "USER_POOL_ID", "APP_CLIENT_ID", "TOKEN_ISSUER", "JWKS_URL", "SENDER_EMAIL", "CORS_ORIGIN",
+                       "VISITS_STREAM_ARN", "POWERTOOLS_LOG_LEVEL"}
+
+
+def port_is_closed(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+class LocalStack:
+    """`python -m local.run` (what `make run` executes) on free ports, as a child process."""
+
+    def __init__(self, log_name: str):
+        self.port = free_port()
+        self.aws_port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.aws_endpoint = f"http://127.0.0.1:{self.aws_port}"
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.log_path = ARTIFACTS / log_name
+        self._process: Optional[subprocess.Popen] = None
+
+    def start(self, timeout: float = 90) -> "LocalStack":
+        env = {name: value for name, value in os.environ.items()
+               if not name.startswith("AWS_") and name not in _INHERITED_SETTINGS}
+        env.update(PORT=str(self.port), LOCAL_AWS_PORT=str(self.aws_port), PYTHONUNBUFFERED="1")
+        with open(self.log_path, "wb") as log:
+            self._process = subprocess.Popen([sys.executable, "-m", "local.run"], cwd=ROOT, env=env,
+                                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"`python -m local.run` exited with {self._process.returncode} before "
+                                   f"it served /health:\n{self.log_tail()}")
+            try:
+                if requests.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"`python -m local.run` did not serve /health within {timeout}s:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 20) -> int:
+        """SIGTERM, as a service manager (or Ctrl-C) stops it; returns the exit code."""
+        process = self._process
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                raise RuntimeError(f"`python -m local.run` ignored SIGTERM for {timeout}s:\n{self.log_tail()}")
+        return process.returncode
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
