@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.scheduling import PATIENT_ACTOR
 from deploy import package as packaging
 from deploy import stack
 
@@ -210,9 +211,10 @@ def record(event_name, old=None, new=None):
     return {"eventName": event_name, "dynamodb": dynamodb}
 
 
-CANCELLED = {"patient_response": "CLIENT_CANCELLED", "response_changed_by": "patient"}
-CONFIRMED = {"patient_response": "CLIENT_CONFIRMED", "response_changed_by": "patient"}
-CLEARED_BY_PATIENT = {"response_changed_by": "patient"}
+# What the service itself writes for a patient's action: the filter must let exactly those through.
+CANCELLED = {"patient_response": "CLIENT_CANCELLED", "response_changed_by": PATIENT_ACTOR}
+CONFIRMED = {"patient_response": "CLIENT_CONFIRMED", "response_changed_by": PATIENT_ACTOR}
+CLEARED_BY_PATIENT = {"response_changed_by": PATIENT_ACTOR}
 
 
 @pytest.mark.parametrize("case, event_name, old, new, invokes", [
