@@ -2,7 +2,7 @@
 visits stream handler that emails the clinic.
 
 Each route reads the request, calls one function in `chalicelib/`, and returns a dict.
-Domain errors become HTTP errors in `_translate_errors`, and nowhere else.
+Domain errors become HTTP errors in `api()`, and nowhere else.
 """
 import functools
 import os

@@ -7,7 +7,6 @@ numbers that a person typed as text are still read correctly.
 Visits are keyed by patient so that a patient's list is one strongly consistent Query on
 the `by_start` local index, and a patient can only ever address their own items.
 """
-import logging
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -23,7 +22,6 @@ from pynamodb.models import Model
 
 from chalicelib import config
 
-logger = logging.getLogger(__name__)
 
 
 class LenientBooleanAttribute(BooleanAttribute):

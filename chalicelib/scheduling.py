@@ -6,7 +6,6 @@ the patient's other tab makes the write fail instead of recording an answer the 
 forbid. Patient requests cost two DynamoDB round trips: one transactional read of the
 clinic and the visit, one conditional write; a third read only after a lost race.
 """
-import logging
 import secrets
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -22,7 +21,6 @@ from chalicelib.errors import BadInput, Conflict, NotFound
 from chalicelib.models import Clinic, Patient, SessionClass, Visit
 from chalicelib.views import ClinicContext, visit_state
 
-logger = logging.getLogger(__name__)
 
 PATIENT_ACTOR = "patient"
 _CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -113,11 +111,11 @@ def respond(identity: Identity, visit_id: str, request: inputs.ResponseRequest,
     context, visit, state = _patient_visit(identity, visit_id)
     if not rules.check_can_respond(state, context.policy, now, request.response):
         return context, visit, state  # the same answer again: nothing changes, no email
-    reason = request.reason if request.response is rules.PatientResponse.CANCELLED else None
     actions = [
         Visit.patient_response.set(request.response.value),
         Visit.responded_at.set(rules.format_instant(now)),
-        Visit.cancel_reason.set(reason) if reason else Visit.cancel_reason.remove(),
+        # inputs.response_request only lets a reason come with a cancellation.
+        Visit.cancel_reason.set(request.reason) if request.reason else Visit.cancel_reason.remove(),
     ] + _patient_change(now)
     return _write_patient_change(
         identity, context, visit, state, now, actions,

@@ -1,5 +1,4 @@
 """Stored items turned into the JSON shapes of the contract (Visit, ClinicVisit, settings...)."""
-import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Dict, Optional, Tuple
@@ -7,9 +6,10 @@ from zoneinfo import ZoneInfo
 
 from chalicelib import rules
 from chalicelib.errors import BadInput
+from chalicelib.inputs import MAX_CUTOFF_HOURS
+from chalicelib.logs import logger
 from chalicelib.models import Clinic, Patient, Visit
 
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,8 @@ class ClinicContext:
             tz = rules.parse_timezone(clinic.timezone)
         except BadInput:
             # A time zone mistyped in the console must not take the portal down.
-            logger.error("Clinic %s has an unknown time zone %r; showing UTC", clinic.clinic_id, clinic.timezone)
+            logger.error("Clinic has an unknown time zone; showing UTC",
+                         extra={"clinic_id": clinic.clinic_id, "timezone": clinic.timezone})
             tz = ZoneInfo("UTC")
         classes = [(c.name, bool(c.cancelled)) for c in clinic.session_classes or [] if c.name]
         policy = rules.ClinicPolicy(
@@ -46,7 +47,7 @@ class ClinicContext:
 
 def _whole_hours(value) -> int:
     try:
-        return min(max(int(value or 0), 0), 168)
+        return min(max(int(value or 0), 0), MAX_CUTOFF_HOURS)
     except (TypeError, ValueError):
         return 0
 
@@ -56,7 +57,8 @@ def visit_state(visit: Visit) -> Optional[rules.VisitState]:
     try:
         starts_at = rules.parse_instant(visit.starts_at)
     except (TypeError, ValueError, AttributeError):
-        logger.error("Visit %s has an unreadable starts_at %r", visit.visit_id, visit.starts_at)
+        logger.error("Visit has an unreadable starts_at; left out",
+                     extra={"visit_id": visit.visit_id, "starts_at": visit.starts_at})
         return None
     return rules.VisitState(
         starts_at=starts_at,

@@ -5,7 +5,6 @@ CloudFormation with aws-sam-translator, and linted with cfn-lint; the tests then
 transformed template, as CloudFormation will.
 """
 import json
-import os
 import zipfile
 from pathlib import Path
 
