@@ -32,7 +32,9 @@ $(AXE): tests/browser/package.json tests/browser/package-lock.json
 run: $(STAMP)  ## the whole service on the embedded AWS emulator, with demo data
 	exec $(BIN)/python -m local.run
 
-test: $(STAMP) $(CHROMIUM) $(AXE)  ## the whole suite, browser tests included
+test: $(STAMP) $(CHROMIUM) $(AXE)  ## lint, then the whole suite, browser tests included
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 screenshots: $(STAMP)  ## docs/scheduling-*.png for the README, taken from the stack of `make run`

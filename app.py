@@ -4,11 +4,12 @@ visits stream handler that emails the clinic.
 Each route reads the request, calls one function in `chalicelib/`, and returns a dict.
 Domain errors become HTTP errors in `api()`, and nowhere else.
 """
+
 import functools
 import os
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from chalice import (
     AuthResponse,
@@ -27,8 +28,11 @@ from chalicelib.logs import logger
 
 app = Chalice(app_name="client-portal")
 
-_CORS = CORSConfig(allow_origin=os.environ["CORS_ORIGIN"], allow_headers=["Authorization", "Content-Type"],
-                   max_age=600) if os.environ.get("CORS_ORIGIN") else None
+_CORS = (
+    CORSConfig(allow_origin=os.environ["CORS_ORIGIN"], allow_headers=["Authorization", "Content-Type"], max_age=600)
+    if os.environ.get("CORS_ORIGIN")
+    else None
+)
 # Only `chalice package` reads the stream ARN (it writes it into the template), and the merge
 # template (deploy/resources.yaml) replaces it with the visits table's own stream. This stand-in
 # lets packaging and imports work wherever VISITS_STREAM_ARN is not set.
@@ -63,8 +67,10 @@ def log_requests(event, get_response):
     request_id = event.context.get("requestId") or getattr(event.lambda_context, "aws_request_id", None)
     logger.append_keys(request_id=request_id, route=f"{event.method} {event.context.get('resourcePath')}")
     response = get_response(event)
-    logger.info("Request handled", extra={"status": response.status_code,
-                                          "ms": round((time.perf_counter() - started) * 1000, 1)})
+    logger.info(
+        "Request handled",
+        extra={"status": response.status_code, "ms": round((time.perf_counter() - started) * 1000, 1)},
+    )
     logger.remove_keys(["request_id", "route"])
     return response
 
@@ -72,6 +78,7 @@ def log_requests(event, get_response):
 def api(path, methods=("GET",), role=None):
     """Registers a route. With a role, only that role's verified token gets in, and the view
     receives the caller as `identity`. Domain errors become HTTP errors here, and only here."""
+
     def register(view):
         @functools.wraps(view)
         def handle(**params):
@@ -82,8 +89,10 @@ def api(path, methods=("GET",), role=None):
             except errors.DomainError as error:
                 http_error = next(_HTTP_ERRORS[c] for c in type(error).__mro__ if c in _HTTP_ERRORS)
                 raise http_error(str(error)) from None
+
         authorizer = cognito_id_token if role is not None else None
         return app.route(path, methods=list(methods), cors=_CORS, authorizer=authorizer)(handle)
+
     return register
 
 
@@ -97,7 +106,7 @@ def caller(role: auth.Role) -> auth.Identity:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def body():
@@ -123,6 +132,7 @@ def created(payload) -> Response:
 
 # --- Public ----------------------------------------------------------------------------
 
+
 @api("/health")
 def health():
     return {"status": "ok"}
@@ -144,6 +154,7 @@ def refresh_tokens():
 
 
 # --- Patient ---------------------------------------------------------------------------
+
 
 @api("/portal/me", role=auth.Role.PATIENT)
 def my_profile(identity):
@@ -176,6 +187,7 @@ def change_answer(visit_id, identity):
 
 
 # --- Clinic staff ----------------------------------------------------------------------
+
 
 @api("/clinic/settings", role=auth.Role.STAFF)
 def clinic_settings(identity):
@@ -222,13 +234,19 @@ def change_visit(visit_id, identity):
 
 # --- Emails to the clinic ------------------------------------------------------------
 
+
 # TRIM_HORIZON: a new or re-created mapping starts with the oldest record the stream still
 # holds, so no patient action is skipped (sends are idempotent, so nothing goes out twice).
 # A one-second window groups bursts without delaying a clinic's email noticeably. On AWS,
 # deploy/resources.yaml also sets these on the event source mapping, with retries, bisecting
 # and the on-failure queue.
-@app.on_dynamodb_record(stream_arn=os.environ.get("VISITS_STREAM_ARN", PACKAGING_STREAM_ARN), name="clinic_emails", batch_size=10,
-                        starting_position="TRIM_HORIZON", maximum_batching_window_in_seconds=1)
+@app.on_dynamodb_record(
+    stream_arn=os.environ.get("VISITS_STREAM_ARN", PACKAGING_STREAM_ARN),
+    name="clinic_emails",
+    batch_size=10,
+    starting_position="TRIM_HORIZON",
+    maximum_batching_window_in_seconds=1,
+)
 def clinic_emails(event):
     """A patient's cancel or un-cancel → one email to the clinic. Returns the records to retry;
     the event source mapping needs `FunctionResponseTypes: [ReportBatchItemFailures]`."""
@@ -236,6 +254,7 @@ def clinic_emails(event):
 
 
 # --- The web page and the API description ----------------------------------------------
+
 
 @app.route("/")
 def portal_page():

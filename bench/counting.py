@@ -7,15 +7,16 @@ through it too) so that every client created afterwards gets the hooks: install 
 anything creates a client. `before-call` counts one API call; `after-call` reads
 `ScannedCount`/`Count` (and the items of key reads) from the parsed response.
 """
+
 import threading
 from collections import Counter
+from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Callable, List, Optional
 
 import botocore.session
 
 _HOOK_IDS = ("bench-request-counter-before", "bench-request-counter-after")
-_client_hooks: List[Callable] = []
+_client_hooks: list[Callable] = []
 _original_create_client = None
 
 
@@ -54,7 +55,7 @@ class Tally:
         self.examined = 0  # items DynamoDB read to answer (ScannedCount; key reads: the items found)
         self.returned = 0  # items DynamoDB returned (Count; key reads: the items found)
 
-    def requests(self, service: Optional[str] = None) -> int:
+    def requests(self, service: str | None = None) -> int:
         return sum(n for (svc, _), n in self.calls.items() if service is None or svc == service)
 
     def count(self, operation: str, service: str = "dynamodb") -> int:
@@ -84,7 +85,7 @@ class RequestCounter:
 
     def __init__(self):
         self.total = Tally()
-        self._open: List[Tally] = []
+        self._open: list[Tally] = []
         self._lock = threading.Lock()
 
     def install(self) -> "RequestCounter":

@@ -6,8 +6,8 @@ handler's own work when both sides of `overhead_ratio` include it. While replayi
 DynamoDB request still goes through botocore (signing, the event chain, parsing) and
 pynamodb; only the round trip is replaced, by the response recorded for that operation.
 """
+
 from contextlib import contextmanager
-from typing import Dict, Tuple
 
 from botocore.awsrequest import AWSResponse
 
@@ -26,7 +26,7 @@ class _Body:
 
 class Replay:
     def __init__(self):
-        self._responses: Dict[str, Tuple] = {}  # operation -> (url, status, headers, body)
+        self._responses: dict[str, tuple] = {}  # operation -> (url, status, headers, body)
         self._recording = False
         self._replaying = False
         self.missing = set()  # operations asked for while replaying with nothing recorded
@@ -63,8 +63,12 @@ class Replay:
     def _after_call(self, event_name: str, http_response=None, **_):
         if self._recording and http_response is not None and http_response.status_code == 200:
             operation = event_name.split(".")[2]
-            self._responses[operation] = (http_response.url, http_response.status_code,
-                                          dict(http_response.headers), http_response.content)
+            self._responses[operation] = (
+                http_response.url,
+                http_response.status_code,
+                dict(http_response.headers),
+                http_response.content,
+            )
 
     def _before_send(self, event_name: str, **_):
         if not self._replaying:

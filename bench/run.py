@@ -10,6 +10,7 @@ table 100,000 items, because moto answers an index Query by walking the whole ta
 per Query at 100,000 items) where DynamoDB reads only the patient's partition; the figures
 that must stay flat as clinics grow (requests, items examined) are taken at both sizes.
 """
+
 import json
 import math
 import os
@@ -17,9 +18,8 @@ import statistics
 import sys
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Dict, List
 
 from bench.counting import JwksFetches, RequestCounter
 from bench.replay import Replay
@@ -75,16 +75,16 @@ REPORTED = [
 STREAM_KEYS = ("stream_idle_requests", "emails_per_s")
 
 
-def median(values: List[float]) -> float:
+def median(values: list[float]) -> float:
     return round(statistics.median(values), 2)
 
 
-def p95(values: List[float]) -> float:
+def p95(values: list[float]) -> float:
     ordered = sorted(values)
     return round(ordered[math.ceil(0.95 * len(ordered)) - 1], 2)
 
 
-def ratio(numerator: List[float], denominator: List[float]) -> float:
+def ratio(numerator: list[float], denominator: list[float]) -> float:
     return round(statistics.median(numerator) / statistics.median(denominator), 2)
 
 
@@ -93,6 +93,7 @@ class Broken(Exception):
 
 
 # --- The service, in this process -----------------------------------------------------------
+
 
 def start_service():
     """Emulator → environment → tables, pool, sender → `app` → the test client, as the suite does."""
@@ -111,7 +112,8 @@ def start_service():
     from chalicelib.logs import logger
     from local.gateway import use_portal_gateway
 
-    logger.registered_handler.setStream(open(os.devnull, "w"))  # formatted and written, just not shown
+    # Formatted and written, just not shown; the stream lives as long as the process.
+    logger.registered_handler.setStream(open(os.devnull, "w"))  # noqa: SIM115
     client = Client(app, stage_name=STAGE, project_dir=str(ROOT))
     use_portal_gateway(client)
     return server, app, client
@@ -123,7 +125,7 @@ class Http:
     def __init__(self, client):
         self._client = client
 
-    def request(self, method: str, path: str, token: str = None, body: Dict = None):
+    def request(self, method: str, path: str, token: str = None, body: dict = None):
         headers = {"Content-Type": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -142,6 +144,7 @@ class Http:
 
 # --- The measurements ------------------------------------------------------------------------
 
+
 def bare_query(data):
     """The Query the list handler makes, with nothing of ours around it: same index, same bounds."""
     from zoneinfo import ZoneInfo
@@ -155,8 +158,9 @@ def bare_query(data):
 
     def query():
         started = time.perf_counter()
-        visits = list(Visit.by_start.query(data.listed_patient, Visit.starts_at.between(low, high),
-                                           consistent_read=True))
+        visits = list(
+            Visit.by_start.query(data.listed_patient, Visit.starts_at.between(low, high), consistent_read=True)
+        )
         return visits, (time.perf_counter() - started) * 1000
 
     return query
@@ -170,7 +174,7 @@ def check_counter(counter, query) -> None:
         raise Broken(f"the request counter saw {tally.summary()} for one pynamodb Query")
 
 
-def list_vs_bare(http, counter, token, path, query, runs) -> Dict:
+def list_vs_bare(http, counter, token, path, query, runs) -> dict:
     """Interleaved: handler then bare query on even runs, bare then handler on odd ones."""
     handler_ms, bare_ms, requests = [], [], []
     examined = returned = 0
@@ -192,18 +196,23 @@ def list_vs_bare(http, counter, token, path, query, runs) -> Dict:
         bare_ms.append(ms)
 
     for run in range(runs):
-        for step in ((handler, bare) if run % 2 == 0 else (bare, handler)):
+        for step in (handler, bare) if run % 2 == 0 else (bare, handler):
             step()
-    return {"handler_ms": handler_ms, "bare_ms": bare_ms, "max_requests": max(requests),
-            "read_amplification": round(examined / returned, 3) if returned else None}
+    return {
+        "handler_ms": handler_ms,
+        "bare_ms": bare_ms,
+        "max_requests": max(requests),
+        "read_amplification": round(examined / returned, 3) if returned else None,
+    }
 
 
-def answer_visits(http, counter, token, visit_ids) -> Dict:
+def answer_visits(http, counter, token, visit_ids) -> dict:
     times, requests = [], []
     for visit_id in visit_ids:
         with counter.measure() as tally:
-            payload, ms = http.request("PUT", f"/portal/sessions/{visit_id}/response", token,
-                                       body={"response": "confirmed"})
+            payload, ms = http.request(
+                "PUT", f"/portal/sessions/{visit_id}/response", token, body={"response": "confirmed"}
+            )
         if payload["status"] != "patient_confirmed":
             raise Broken(f"answering {visit_id} left it {payload['status']}")
         times.append(ms)
@@ -211,7 +220,7 @@ def answer_visits(http, counter, token, visit_ids) -> Dict:
     return {"ms": times, "max_requests": max(requests)}
 
 
-def stream_figures(app, client, counter, data, region: str) -> Dict:
+def stream_figures(app, client, counter, data, region: str) -> dict:
     """Only when the build has the stream handler; see bench/stream.py."""
     import boto3
 
@@ -222,21 +231,25 @@ def stream_figures(app, client, counter, data, region: str) -> Dict:
     if not stream.has_stream_handler(app):
         return {"stream_measured": False, "stream_idle_requests": None, "emails_per_s": None}
     stream_arn = boto3.client("dynamodb").describe_table(TableName=Visit.Meta.table_name)["Table"]["LatestStreamArn"]
-    keys = [(data.answering_patient, visit_id) for visit_id in data.answerable[-(STREAM_CANCELS + 1):]]
+    keys = [(data.answering_patient, visit_id) for visit_id in data.answerable[-(STREAM_CANCELS + 1) :]]
     visits = sorted(Visit.batch_get(keys, consistent_read=True), key=lambda visit: visit.visit_id)
-    now = rules.format_instant(datetime.now(timezone.utc))
+    now = rules.format_instant(datetime.now(UTC))
     try:
         return {"stream_measured": True, **stream.measure(client, counter, visits, stream_arn, region, now)}
     except Exception as error:  # the handler's failure is a finding to report, not a crash of the bench
         traceback.print_exc()
-        return {"stream_measured": True, "stream_idle_requests": None, "emails_per_s": None,
-                "stream_error": f"the stream handler raised {type(error).__name__}: {error}"}
+        return {
+            "stream_measured": True,
+            "stream_idle_requests": None,
+            "emails_per_s": None,
+            "stream_error": f"the stream handler raised {type(error).__name__}: {error}",
+        }
 
 
-def measure(counter: RequestCounter, jwks: JwksFetches, replay: Replay) -> Dict:
+def measure(counter: RequestCounter, jwks: JwksFetches, replay: Replay) -> dict:
     from bench import footprint, seed
 
-    figures: Dict = {}
+    figures: dict = {}
     figures.update(footprint.import_times(ROOT, IMPORT_RUNS))  # first: the emulator is not yet busy
     server, app, client = start_service()
     try:
@@ -244,7 +257,7 @@ def measure(counter: RequestCounter, jwks: JwksFetches, replay: Replay) -> Dict:
         from chalicelib.models import Visit
 
         region = config.region()
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         data = seed.seed_bench_clinic(now)
         http = Http(client)
         listed = http.log_in(data.logins[data.listed_patient], seed.PASSWORD)
@@ -266,19 +279,25 @@ def measure(counter: RequestCounter, jwks: JwksFetches, replay: Replay) -> Dict:
             http.request("GET", path, listed)
             query()
         small = list_vs_bare(http, counter, listed, path, query, RUNS)
-        figures.update(list_ms_p50=median(small["handler_ms"]), list_ms_p95=p95(small["handler_ms"]),
-                       bare_query_ms_p50=median(small["bare_ms"]),
-                       overhead_ratio_emulator=ratio(small["handler_ms"], small["bare_ms"]),
-                       list_requests_small=small["max_requests"], read_amplification_small=small["read_amplification"])
+        figures.update(
+            list_ms_p50=median(small["handler_ms"]),
+            list_ms_p95=p95(small["handler_ms"]),
+            bare_query_ms_p50=median(small["bare_ms"]),
+            overhead_ratio_emulator=ratio(small["handler_ms"], small["bare_ms"]),
+            list_requests_small=small["max_requests"],
+            read_amplification_small=small["read_amplification"],
+        )
         with replay.recording():
             http.request("GET", path, listed)
         with replay.replaying():
             replayed = list_vs_bare(http, counter, listed, path, query, RUNS_REPLAYED)
         if replay.missing:
             raise Broken(f"nothing recorded to replay for {sorted(replay.missing)}")
-        figures.update(overhead_ratio=ratio(replayed["handler_ms"], replayed["bare_ms"]),
-                       list_ms_p50_replayed=median(replayed["handler_ms"]),
-                       bare_query_ms_p50_replayed=median(replayed["bare_ms"]))
+        figures.update(
+            overhead_ratio=ratio(replayed["handler_ms"], replayed["bare_ms"]),
+            list_ms_p50_replayed=median(replayed["handler_ms"]),
+            bare_query_ms_p50_replayed=median(replayed["bare_ms"]),
+        )
         answered = answer_visits(http, counter, answering, data.answerable[:RUNS])
         figures["respond_ms_p50"] = median(answered["ms"])
         figures.update(stream_figures(app, client, counter, data, region))
@@ -292,9 +311,13 @@ def measure(counter: RequestCounter, jwks: JwksFetches, replay: Replay) -> Dict:
             raise Broken(f"the visits table holds {figures['table_visits']} items, not {seed.TABLE_VISITS}")
         big = list_vs_bare(http, counter, listed, path, query, RUNS_100K)
         answered_big = answer_visits(http, counter, answering, [data.answerable[RUNS]])
-        figures.update(list_requests_100k=big["max_requests"], read_amplification=big["read_amplification"],
-                       list_ms_p50_100k=median(big["handler_ms"]), bare_query_ms_p50_100k=median(big["bare_ms"]),
-                       respond_requests_100k=answered_big["max_requests"])
+        figures.update(
+            list_requests_100k=big["max_requests"],
+            read_amplification=big["read_amplification"],
+            list_ms_p50_100k=median(big["handler_ms"]),
+            bare_query_ms_p50_100k=median(big["bare_ms"]),
+            respond_requests_100k=answered_big["max_requests"],
+        )
 
         figures["list_requests"] = max(small["max_requests"], big["max_requests"])
         figures["respond_requests"] = max(answered["max_requests"], answered_big["max_requests"])
@@ -308,7 +331,8 @@ def measure(counter: RequestCounter, jwks: JwksFetches, replay: Replay) -> Dict:
 
 # --- Verdicts and output ---------------------------------------------------------------------
 
-def judge(figures: Dict):
+
+def judge(figures: dict):
     """Table rows and the keys that failed (a build without the stream handler fails too)."""
     rows, failed = [], []
     no_stream_handler = not figures.get("stream_measured")
@@ -330,7 +354,8 @@ def judge(figures: Dict):
         elif key == "emails_per_s" and (value is None or figures["emails_sent"] != figures["emails_expected"]):
             # No rate, or a rate of the wrong number of emails: the contract is one email per action.
             note = figures.get("stream_error") or (
-                f"sent {figures['emails_sent']} emails for {figures['emails_expected']} patient cancels")
+                f"sent {figures['emails_sent']} emails for {figures['emails_expected']} patient cancels"
+            )
             verdict = "FAIL"
             failed.append(key)
         elif key.startswith("bundle") and value is None:
@@ -365,9 +390,11 @@ def main() -> int:
         print(json.dumps({"error": str(broken)}))
         return 2
     rows, failed = judge(figures)
-    figures.update(failed=failed,
-                   bench_s=round(time.perf_counter() - started, 1),
-                   measured_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    figures.update(
+        failed=failed,
+        bench_s=round(time.perf_counter() - started, 1),
+        measured_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
     verdict = "All budgets hold" if not failed else f"Over budget or not measured: {', '.join(failed)}"
     text = f"{table(rows)}\n\n{verdict}. {figures['bench_s']} s."
     RESULTS.mkdir(exist_ok=True)

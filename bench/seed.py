@@ -6,9 +6,9 @@ filler that makes the visits table 100,000 items goes straight into moto's in-pr
 backend: through moto's HTTP server it takes minutes, directly it takes seconds, and it is
 never what is measured. Filler writes make no stream records (as a bulk import would not).
 """
+
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Dict, List
 from zoneinfo import ZoneInfo
 
 from chalicelib import accounts, rules
@@ -27,7 +27,11 @@ FILLER_PATIENTS = 5_000  # about 20 visits each
 FILLER_CLINICS = 500  # the bench clinic is one of them
 FILLER_IN_BENCH_CLINIC = 500  # so the measured clinic itself has grown: about 10,000 visits
 INDIVIDUAL, FAMILY, CANCELLED_BY_CLIENT, CANCELLED_BY_CLINIC = (
-    "Individual therapy", "Family therapy", "Cancelled by client", "Cancelled by clinic")
+    "Individual therapy",
+    "Family therapy",
+    "Cancelled by client",
+    "Cancelled by clinic",
+)
 
 
 @dataclass(frozen=True)
@@ -35,16 +39,19 @@ class BenchData:
     clinic_id: str
     listed_patient: str
     answering_patient: str
-    logins: Dict[str, str]  # patient id -> email
+    logins: dict[str, str]  # patient id -> email
     range_from: date  # the listed range, inclusive, in the clinic's time zone
     range_to: date
-    answerable: List[str]  # visit ids, upcoming, awaiting an answer
+    answerable: list[str]  # visit ids, upcoming, awaiting an answer
 
 
-def session_classes() -> List[SessionClass]:
-    return [SessionClass(name=INDIVIDUAL, cancelled=False), SessionClass(name=FAMILY, cancelled=False),
-            SessionClass(name=CANCELLED_BY_CLIENT, cancelled=True),
-            SessionClass(name=CANCELLED_BY_CLINIC, cancelled=True)]
+def session_classes() -> list[SessionClass]:
+    return [
+        SessionClass(name=INDIVIDUAL, cancelled=False),
+        SessionClass(name=FAMILY, cancelled=False),
+        SessionClass(name=CANCELLED_BY_CLIENT, cancelled=True),
+        SessionClass(name=CANCELLED_BY_CLINIC, cancelled=True),
+    ]
 
 
 def seed_bench_clinic(now: datetime) -> BenchData:
@@ -52,9 +59,16 @@ def seed_bench_clinic(now: datetime) -> BenchData:
     today = rules.today_in(tz, now)
     range_from, range_to = rules.date_range(None, None, today)  # the portal's default range
     stamp = rules.format_instant(now)
-    Clinic(CLINIC_ID, name="Bench Family Therapy", timezone=TIMEZONE, phone="(555) 010-0000",
-           admin_email="frontdesk@bench.example", patient_cancel_enabled=True, cancel_cutoff_hours=0,
-           session_classes=session_classes()).save()
+    Clinic(
+        CLINIC_ID,
+        name="Bench Family Therapy",
+        timezone=TIMEZONE,
+        phone="(555) 010-0000",
+        admin_email="frontdesk@bench.example",
+        patient_cancel_enabled=True,
+        cancel_cutoff_hours=0,
+        session_classes=session_classes(),
+    ).save()
     for patient_id, name, email in (LISTED, ANSWERING):
         Patient(patient_id, clinic_id=CLINIC_ID, name=name, email=email, created_at=stamp).save()
         accounts.invite_patient(email, CLINIC_ID, patient_id)
@@ -66,7 +80,9 @@ def seed_bench_clinic(now: datetime) -> BenchData:
         day = range_from + timedelta(days=k * span // LISTED_IN_RANGE)
         visits.append(_visit(LISTED, f"vis_bench_l{k:03d}", day, time(9 + k % 8), tz, stamp, variant=k, now=now))
     for k in range(LISTED_OUT_OF_RANGE // 2):
-        visits.append(_visit(LISTED, f"vis_bench_b{k:03d}", range_from - timedelta(days=1 + 2 * k), time(10), tz, stamp))
+        visits.append(
+            _visit(LISTED, f"vis_bench_b{k:03d}", range_from - timedelta(days=1 + 2 * k), time(10), tz, stamp)
+        )
         visits.append(_visit(LISTED, f"vis_bench_a{k:03d}", range_to + timedelta(days=1 + 2 * k), time(10), tz, stamp))
     answerable = []
     for k in range(ANSWERABLE):
@@ -76,17 +92,34 @@ def seed_bench_clinic(now: datetime) -> BenchData:
     with Visit.batch_write() as batch:
         for visit in visits:
             batch.save(visit)
-    return BenchData(CLINIC_ID, LISTED[0], ANSWERING[0], {LISTED[0]: LISTED[2], ANSWERING[0]: ANSWERING[2]},
-                     range_from, range_to, answerable)
+    return BenchData(
+        CLINIC_ID,
+        LISTED[0],
+        ANSWERING[0],
+        {LISTED[0]: LISTED[2], ANSWERING[0]: ANSWERING[2]},
+        range_from,
+        range_to,
+        answerable,
+    )
 
 
 def _visit(patient, visit_id, day, clock, tz, stamp, variant=None, now=None) -> Visit:
     patient_id, name, _ = patient
     starts_at = rules.local_to_utc(day, clock, tz)
-    visit = Visit(patient_id, visit_id, clinic_id=CLINIC_ID, patient_name=name,
-                  starts_at=rules.format_instant(starts_at), duration_minutes=50, provider="Dr. Maya Patel",
-                  location="Room 2, 120 Main St", session_class=INDIVIDUAL, completed=False,
-                  created_at=stamp, updated_at=stamp)
+    visit = Visit(
+        patient_id,
+        visit_id,
+        clinic_id=CLINIC_ID,
+        patient_name=name,
+        starts_at=rules.format_instant(starts_at),
+        duration_minutes=50,
+        provider="Dr. Maya Patel",
+        location="Room 2, 120 Main St",
+        session_class=INDIVIDUAL,
+        completed=False,
+        created_at=stamp,
+        updated_at=stamp,
+    )
     # The listed patient's visits come in every status, so the list does all of its work.
     if variant is not None:
         kind = variant % 10
@@ -95,13 +128,16 @@ def _visit(patient, visit_id, day, clock, tz, stamp, variant=None, now=None) -> 
         elif kind == 1:
             visit.session_class = CANCELLED_BY_CLINIC
         elif kind in (2, 3):
-            visit.patient_response = (rules.PatientResponse.CONFIRMED if kind == 2 else rules.PatientResponse.CANCELLED).value
+            visit.patient_response = (
+                rules.PatientResponse.CONFIRMED if kind == 2 else rules.PatientResponse.CANCELLED
+            ).value
             visit.responded_at = stamp
             visit.cancel_reason = "Out of town." if kind == 3 else None
     return visit
 
 
 # --- Filler, straight into moto's backend --------------------------------------------------
+
 
 def _moto_table(name: str, region: str):
     from moto.backends import get_backend
@@ -139,30 +175,54 @@ def seed_filler(now: datetime, region: str, total_visits: int = TABLE_VISITS) ->
     table holds `total_visits` items. Returns how many visits were added."""
     stamp = rules.format_instant(now)
     clinics = [CLINIC_ID] + [f"cln_fill_{n:03d}" for n in range(1, FILLER_CLINICS)]
-    clinic_template = Clinic("x", name="Filler Clinic", timezone=TIMEZONE, admin_email="frontdesk@filler.example",
-                             session_classes=session_classes()).serialize()
+    clinic_template = Clinic(
+        "x",
+        name="Filler Clinic",
+        timezone=TIMEZONE,
+        admin_email="frontdesk@filler.example",
+        session_classes=session_classes(),
+    ).serialize()
     _put_direct(Clinic, ({**clinic_template, "clinic_id": {"S": c}} for c in clinics[1:]), region)
 
-    patients = [(f"pat_fill_{n:05d}",
-                 CLINIC_ID if n < FILLER_IN_BENCH_CLINIC else clinics[1 + n % (FILLER_CLINICS - 1)])
-                for n in range(FILLER_PATIENTS)]
-    patient_template = Patient("x", clinic_id="x", name="Filler Patient", email="patient@filler.example",
-                               created_at=stamp).serialize()
-    _put_direct(Patient, ({**patient_template, "patient_id": {"S": p}, "clinic_id": {"S": c}}
-                          for p, c in patients), region)
+    patients = [
+        (f"pat_fill_{n:05d}", CLINIC_ID if n < FILLER_IN_BENCH_CLINIC else clinics[1 + n % (FILLER_CLINICS - 1)])
+        for n in range(FILLER_PATIENTS)
+    ]
+    patient_template = Patient(
+        "x", clinic_id="x", name="Filler Patient", email="patient@filler.example", created_at=stamp
+    ).serialize()
+    _put_direct(
+        Patient, ({**patient_template, "patient_id": {"S": p}, "clinic_id": {"S": c}} for p, c in patients), region
+    )
 
     missing = total_visits - table_size(Visit, region)
-    visit_template = Visit("x", "x", clinic_id="x", patient_name="Filler Patient", starts_at=stamp,
-                           duration_minutes=50, provider="Jordan Lee, LMFT", location="Telehealth (video)",
-                           session_class=INDIVIDUAL, completed=False, created_at=stamp, updated_at=stamp).serialize()
+    visit_template = Visit(
+        "x",
+        "x",
+        clinic_id="x",
+        patient_name="Filler Patient",
+        starts_at=stamp,
+        duration_minutes=50,
+        provider="Jordan Lee, LMFT",
+        location="Telehealth (video)",
+        session_class=INDIVIDUAL,
+        completed=False,
+        created_at=stamp,
+        updated_at=stamp,
+    ).serialize()
     first = now - timedelta(days=365)
 
     def filler_visits():
         for n in range(missing):
             patient_id, clinic_id = patients[n % FILLER_PATIENTS]
             starts_at = first + timedelta(days=(n * 7) % 730, hours=(n % 9))  # two years around today
-            yield {**visit_template, "patient_id": {"S": patient_id}, "visit_id": {"S": f"vis_fill_{n:06d}"},
-                   "clinic_id": {"S": clinic_id}, "starts_at": {"S": rules.format_instant(starts_at)}}
+            yield {
+                **visit_template,
+                "patient_id": {"S": patient_id},
+                "visit_id": {"S": f"vis_fill_{n:06d}"},
+                "clinic_id": {"S": clinic_id},
+                "starts_at": {"S": rules.format_instant(starts_at)},
+            }
 
     _put_direct(Visit, filler_visits(), region)
     return missing

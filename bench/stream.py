@@ -5,26 +5,26 @@ emails sent per second. They need the DynamoDB-stream email handler (`clinic_ema
 The handler is invoked as Lambda invokes it, with hand-built DynamoDB stream events whose
 images are the service's own items, serialized by pynamodb.
 """
+
 import copy
 import json
 import time
 import uuid
-from typing import Dict, List
 
 HANDLER = "clinic_emails"
 BATCH_SIZE = 10  # records per invocation, as an event source mapping batches them
-SEND_OPERATIONS = (("ses", "SendEmail"), ("ses", "SendRawEmail"), ("ses", "SendTemplatedEmail"),
-                   ("sesv2", "SendEmail"))
+SEND_OPERATIONS = (("ses", "SendEmail"), ("ses", "SendRawEmail"), ("ses", "SendTemplatedEmail"), ("sesv2", "SendEmail"))
 
 
 def has_stream_handler(app) -> bool:
     from chalice.app import DynamoDBEventConfig
 
     return HANDLER in app.handler_map and any(
-        isinstance(source, DynamoDBEventConfig) and source.name == HANDLER for source in app.event_sources)
+        isinstance(source, DynamoDBEventConfig) and source.name == HANDLER for source in app.event_sources
+    )
 
 
-def record(old, new, stream_arn: str, region: str, sequence: int) -> Dict:
+def record(old, new, stream_arn: str, region: str, sequence: int) -> dict:
     """One MODIFY record as Lambda delivers it (stream view NEW_AND_OLD_IMAGES)."""
     images = {"NewImage": new.serialize(), "OldImage": old.serialize()}
     return {
@@ -66,21 +66,24 @@ def _failed_records(payload) -> int:
     return len(payload.get("batchItemFailures") or []) if isinstance(payload, dict) else 0
 
 
-def measure(client, counter, visits: List, stream_arn: str, region: str, now: str) -> Dict:
+def measure(client, counter, visits: list, stream_arn: str, region: str, now: str) -> dict:
     """`visits`: stored visits awaiting an answer. The first gets a staff room change; each of
     the others a patient cancel, sent in batches of BATCH_SIZE."""
     quiet, *cancelled = visits
     with counter.measure() as idle:
-        payload = client.lambda_.invoke(HANDLER, {"Records": [record(*staff_moves_room(quiet, now),
-                                                                     stream_arn, region, 1)]}).payload
+        payload = client.lambda_.invoke(
+            HANDLER, {"Records": [record(*staff_moves_room(quiet, now), stream_arn, region, 1)]}
+        ).payload
     failed = _failed_records(payload)
 
-    records = [record(*patient_cancels(visit, now), stream_arn, region, sequence)
-               for sequence, visit in enumerate(cancelled, start=2)]
+    records = [
+        record(*patient_cancels(visit, now), stream_arn, region, sequence)
+        for sequence, visit in enumerate(cancelled, start=2)
+    ]
     with counter.measure() as sending:
         started = time.perf_counter()
         for first in range(0, len(records), BATCH_SIZE):
-            payload = client.lambda_.invoke(HANDLER, {"Records": records[first:first + BATCH_SIZE]}).payload
+            payload = client.lambda_.invoke(HANDLER, {"Records": records[first : first + BATCH_SIZE]}).payload
             failed += _failed_records(payload)
         elapsed = time.perf_counter() - started
     emails = sum(sending.calls[operation] for operation in SEND_OPERATIONS)

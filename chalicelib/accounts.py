@@ -3,7 +3,6 @@
 Cognito's errors become domain errors here; wrong password and unknown user read the same,
 so the login route cannot be used to find out who has an account.
 """
-from typing import Dict, Optional
 
 from botocore.exceptions import ClientError
 
@@ -34,7 +33,7 @@ def _error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 
 
-def _tokens(result: Dict, refresh_token: Optional[str] = None) -> Dict:
+def _tokens(result: dict, refresh_token: str | None = None) -> dict:
     tokens = {
         "id_token": result["IdToken"],
         "access_token": result["AccessToken"],
@@ -47,7 +46,7 @@ def _tokens(result: Dict, refresh_token: Optional[str] = None) -> Dict:
     return tokens
 
 
-def _answer(response: Dict) -> Dict:
+def _answer(response: dict) -> dict:
     if "AuthenticationResult" in response:
         return _tokens(response["AuthenticationResult"])
     if response.get("ChallengeName") == "NEW_PASSWORD_REQUIRED":
@@ -56,7 +55,7 @@ def _answer(response: Dict) -> Dict:
     raise NotAuthenticated(BAD_LOGIN)
 
 
-def log_in(username: str, password: str) -> Dict:
+def log_in(username: str, password: str) -> dict:
     try:
         response = aws.cognito().initiate_auth(
             ClientId=config.settings().app_client_id,
@@ -70,7 +69,7 @@ def log_in(username: str, password: str) -> Dict:
     return _answer(response)
 
 
-def set_first_password(username: str, session: str, new_password: str) -> Dict:
+def set_first_password(username: str, session: str, new_password: str) -> dict:
     try:
         response = aws.cognito().respond_to_auth_challenge(
             ClientId=config.settings().app_client_id,
@@ -81,15 +80,17 @@ def set_first_password(username: str, session: str, new_password: str) -> Dict:
     except ClientError as error:
         code = _error_code(error)
         if code == "InvalidPasswordException":
-            raise BadInput("The new password does not meet the password rules: at least 12 characters "
-                           "with upper and lower case letters, a digit and a symbol.") from None
+            raise BadInput(
+                "The new password does not meet the password rules: at least 12 characters "
+                "with upper and lower case letters, a digit and a symbol."
+            ) from None
         if code in _LOGIN_REFUSED | _SESSION_REFUSED:
             raise NotAuthenticated("This sign-in session is no longer valid. Please log in again.") from None
         raise
     return _answer(response)
 
 
-def refresh(refresh_token: str) -> Dict:
+def refresh(refresh_token: str) -> dict:
     try:
         response = aws.cognito().initiate_auth(
             ClientId=config.settings().app_client_id,
@@ -133,7 +134,7 @@ def remove_login(email: str) -> None:
     aws.cognito().admin_delete_user(UserPoolId=config.settings().user_pool_id, Username=email)
 
 
-def create_staff_login(email: str, clinic_id: str, password: Optional[str] = None) -> None:
+def create_staff_login(email: str, clinic_id: str, password: str | None = None) -> None:
     """A staff login for the clinic (bootstrap and demo). Without a password Cognito invites by email."""
     pool = config.settings().user_pool_id
     cognito = aws.cognito()

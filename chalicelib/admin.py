@@ -17,13 +17,14 @@ The table and user pool come from the outputs of the stage's CloudFormation stac
 `client-portal-<stage>` unless --stack-name says otherwise), or from --clinics-table and
 --user-pool-id. AWS_ENDPOINT_URL points everything at an emulator (the tests do).
 """
+
 import argparse
 import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable, Dict, List, Optional
 
 from botocore.exceptions import ClientError
 
@@ -35,10 +36,17 @@ DEFAULT_SESSION_CLASSES = [
     ("Cancelled by clinic", True),
 ]
 _CLINIC_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_NEEDS = {"bootstrap": ("ClinicsTableName", "UserPoolId"), "add-staff": ("ClinicsTableName", "UserPoolId"),
-          "replay-failures": ("EmailFailuresQueueUrl", "EmailsFunctionName")}
-_FLAGS = {"ClinicsTableName": "clinics_table", "UserPoolId": "user_pool_id",
-          "EmailFailuresQueueUrl": "queue_url", "EmailsFunctionName": "function_name"}
+_NEEDS = {
+    "bootstrap": ("ClinicsTableName", "UserPoolId"),
+    "add-staff": ("ClinicsTableName", "UserPoolId"),
+    "replay-failures": ("EmailFailuresQueueUrl", "EmailsFunctionName"),
+}
+_FLAGS = {
+    "ClinicsTableName": "clinics_table",
+    "UserPoolId": "user_pool_id",
+    "EmailFailuresQueueUrl": "queue_url",
+    "EmailsFunctionName": "function_name",
+}
 # The stream no longer has the records (it keeps them 24 hours), or the shard is gone.
 _RECORDS_GONE = {"TrimmedDataAccessException", "ExpiredIteratorException", "ResourceNotFoundException"}
 
@@ -47,16 +55,18 @@ class AdminError(Exception):
     """Stops the command with a message for the operator."""
 
 
-def stack_outputs(cloudformation, stack_name: str) -> Dict[str, str]:
+def stack_outputs(cloudformation, stack_name: str) -> dict[str, str]:
     try:
         stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as error:
-        raise AdminError(f"Cannot read the stack {stack_name!r}: {error.response['Error'].get('Message', error)}. "
-                         "Pass --stack-name, or --clinics-table and --user-pool-id.") from None
+        raise AdminError(
+            f"Cannot read the stack {stack_name!r}: {error.response['Error'].get('Message', error)}. "
+            "Pass --stack-name, or --clinics-table and --user-pool-id."
+        ) from None
     return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
 
 
-def target(args, cloudformation=None) -> Dict[str, str]:
+def target(args, cloudformation=None) -> dict[str, str]:
     """What the command works on: the stack's outputs, overridden by the flags given."""
     given = {key: getattr(args, flag, None) for key, flag in _FLAGS.items() if getattr(args, flag, None)}
     needed = _NEEDS[args.command]
@@ -72,7 +82,7 @@ def target(args, cloudformation=None) -> Dict[str, str]:
     return dict(outputs, **given)
 
 
-def use(where: Dict[str, str]) -> None:
+def use(where: dict[str, str]) -> None:
     """Points chalicelib at the stage. pynamodb reads table names when the models are first
     imported, so this runs before anything imports chalicelib.models."""
     os.environ["CLINICS_TABLE"] = where["ClinicsTableName"]
@@ -86,31 +96,40 @@ def use(where: Dict[str, str]) -> None:
         raise AdminError("chalicelib.models was imported before the stage was chosen.")
 
 
-def checked_settings(args) -> Dict:
+def checked_settings(args) -> dict:
     from chalicelib import inputs
     from chalicelib.errors import BadInput
 
     if not _CLINIC_ID.match(args.clinic_id):
         raise AdminError("--clinic-id: use 1 to 64 letters, digits, '-' or '_'.")
     try:
-        settings = inputs.settings_patch({"name": args.name, "timezone": args.timezone, "phone": args.phone,
-                                          "admin_email": args.admin_email,
-                                          "cancel_cutoff_hours": args.cancel_cutoff_hours})
+        settings = inputs.settings_patch(
+            {
+                "name": args.name,
+                "timezone": args.timezone,
+                "phone": args.phone,
+                "admin_email": args.admin_email,
+                "cancel_cutoff_hours": args.cancel_cutoff_hours,
+            }
+        )
         inputs.email(args.staff_email, "--staff-email")
     except BadInput as error:
         raise AdminError(str(error)) from None
     return settings
 
 
-def create_clinic(clinic_id: str, settings: Dict) -> bool:
+def create_clinic(clinic_id: str, settings: dict) -> bool:
     """Creates the clinic; False when it exists already (it is then left unchanged)."""
     from pynamodb.exceptions import PutError
 
     from chalicelib.models import Clinic, SessionClass
 
-    clinic = Clinic(clinic_id, patient_cancel_enabled=True,
-                    session_classes=[SessionClass(name=n, cancelled=c) for n, c in DEFAULT_SESSION_CLASSES],
-                    **settings)
+    clinic = Clinic(
+        clinic_id,
+        patient_cancel_enabled=True,
+        session_classes=[SessionClass(name=n, cancelled=c) for n, c in DEFAULT_SESSION_CLASSES],
+        **settings,
+    )
     try:
         clinic.save(condition=Clinic.clinic_id.does_not_exist())
     except PutError as error:
@@ -140,19 +159,24 @@ def ensure_staff_login(email: str, clinic_id: str) -> bool:
     return False
 
 
-def bootstrap(args, where: Dict[str, str]) -> List[str]:
+def bootstrap(args, where: dict[str, str]) -> list[str]:
     settings = checked_settings(args)
     use(where)
-    report = [f"Clinic {args.clinic_id}: " + ("created with the default session classes."
-                                              if create_clinic(args.clinic_id, settings)
-                                              else "exists already; its settings were left unchanged.")]
+    report = [
+        f"Clinic {args.clinic_id}: "
+        + (
+            "created with the default session classes."
+            if create_clinic(args.clinic_id, settings)
+            else "exists already; its settings were left unchanged."
+        )
+    ]
     report.append(_staff_line(args.staff_email, ensure_staff_login(args.staff_email, args.clinic_id)))
     if where.get("EndpointURL"):
         report.append(f"The portal: {where['EndpointURL']}")
     return report
 
 
-def add_staff(args, where: Dict[str, str]) -> List[str]:
+def add_staff(args, where: dict[str, str]) -> list[str]:
     from chalicelib import inputs
     from chalicelib.errors import BadInput
 
@@ -170,8 +194,9 @@ def add_staff(args, where: Dict[str, str]) -> List[str]:
     return [_staff_line(email, ensure_staff_login(email, args.clinic_id))]
 
 
-def replay_failures(args, where: Dict[str, str], sqs=None, streams=None,
-                    invoke: Optional[Callable[[Dict], Dict]] = None) -> List[str]:
+def replay_failures(
+    args, where: dict[str, str], sqs=None, streams=None, invoke: Callable[[dict], dict] | None = None
+) -> list[str]:
     """Sends the records behind each note in the on-failure queue to the email function again, and
     deletes the note once the function took them all. Its idempotency stops duplicate emails."""
     from chalicelib import aws
@@ -182,34 +207,43 @@ def replay_failures(args, where: Dict[str, str], sqs=None, streams=None,
     queue = where["EmailFailuresQueueUrl"]
     report = []
     for _ in range(args.max_messages):
-        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1, VisibilityTimeout=300,
-                                       WaitTimeSeconds=1).get("Messages", [])
+        messages = sqs.receive_message(
+            QueueUrl=queue, MaxNumberOfMessages=1, VisibilityTimeout=300, WaitTimeSeconds=1
+        ).get("Messages", [])
         if not messages:
             break
         message = messages[0]
         info = json.loads(message["Body"]).get("DDBStreamBatchInfo") or {}
-        window = f"{info.get('approximateArrivalOfFirstRecord', '?')} to {info.get('approximateArrivalOfLastRecord', '?')}"
+        window = (
+            f"{info.get('approximateArrivalOfFirstRecord', '?')} to {info.get('approximateArrivalOfLastRecord', '?')}"
+        )
         records = stream_records(streams, info)
         if records is None:
-            report.append(f"Kept {message['MessageId']}: the stream no longer has its records ({window}). Check the "
-                          "visits patients changed then (response_changed_by = patient) and tell the clinic.")
+            report.append(
+                f"Kept {message['MessageId']}: the stream no longer has its records ({window}). Check the "
+                "visits patients changed then (response_changed_by = patient) and tell the clinic."
+            )
             continue
         failed = (invoke({"Records": records}) or {}).get("batchItemFailures") or []
         if failed:
-            report.append(f"Kept {message['MessageId']}: {len(failed)} of {len(records)} records failed again; "
-                          "see the email function's logs.")
+            report.append(
+                f"Kept {message['MessageId']}: {len(failed)} of {len(records)} records failed again; "
+                "see the email function's logs."
+            )
             continue
         sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
         report.append(f"Replayed {message['MessageId']}: {len(records)} records ({window}).")
     return report or ["The queue is empty: no email is waiting."]
 
 
-def stream_records(streams, info: Dict) -> Optional[List[Dict]]:
+def stream_records(streams, info: dict) -> list[dict] | None:
     """The records a failure note points at, shaped as Lambda delivers them; None when gone."""
     try:
         iterator = streams.get_shard_iterator(
-            StreamArn=info["streamArn"], ShardId=info["shardId"],
-            ShardIteratorType="AT_SEQUENCE_NUMBER", SequenceNumber=info["startSequenceNumber"],
+            StreamArn=info["streamArn"],
+            ShardId=info["shardId"],
+            ShardIteratorType="AT_SEQUENCE_NUMBER",
+            SequenceNumber=info["startSequenceNumber"],
         )["ShardIterator"]
         last = int(info["endSequenceNumber"])
         records = []
@@ -231,7 +265,7 @@ def stream_records(streams, info: Dict) -> Optional[List[Dict]]:
         raise
 
 
-def _as_lambda_delivers(record: Dict, stream_arn: str) -> Dict:
+def _as_lambda_delivers(record: dict, stream_arn: str) -> dict:
     record = dict(record, eventSourceARN=stream_arn)
     created = record["dynamodb"].get("ApproximateCreationDateTime")
     if isinstance(created, datetime):  # boto3 parses it; Lambda sends epoch seconds
@@ -239,14 +273,16 @@ def _as_lambda_delivers(record: Dict, stream_arn: str) -> Dict:
     return record
 
 
-def _lambda_invoker(function_name: str) -> Callable[[Dict], Dict]:
+def _lambda_invoker(function_name: str) -> Callable[[dict], dict]:
     from chalicelib import aws
 
-    def invoke(event: Dict) -> Dict:
+    def invoke(event: dict) -> dict:
         response = aws.client("lambda").invoke(FunctionName=function_name, Payload=json.dumps(event).encode())
         payload = json.loads(response["Payload"].read() or b"null")
         if response.get("FunctionError"):
-            return {"batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in event["Records"]]}
+            return {
+                "batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in event["Records"]]
+            }
         return payload
 
     return invoke
@@ -269,31 +305,42 @@ def parser() -> argparse.ArgumentParser:
     clinic = argparse.ArgumentParser(add_help=False)
     clinic.add_argument("--clinic-id", required=True, help="a short id of your choice, e.g. riverside")
 
-    first = commands.add_parser("bootstrap", parents=[where, clinic], help="create the clinic and its first staff login")
+    first = commands.add_parser(
+        "bootstrap", parents=[where, clinic], help="create the clinic and its first staff login"
+    )
     first.add_argument("--name", required=True, help="the clinic's name, as patients see it")
     first.add_argument("--timezone", required=True, help="IANA time zone, e.g. America/New_York")
     first.add_argument("--admin-email", required=True, help="receives the cancellation emails")
     first.add_argument("--phone", required=True, help="shown to patients, who must call to cancel")
     first.add_argument("--staff-email", required=True, help="the first staff login")
-    first.add_argument("--cancel-cutoff-hours", type=int, default=0,
-                       help="patients cannot change a visit this many hours before it starts (default 0)")
+    first.add_argument(
+        "--cancel-cutoff-hours",
+        type=int,
+        default=0,
+        help="patients cannot change a visit this many hours before it starts (default 0)",
+    )
 
     more = commands.add_parser("add-staff", parents=[where, clinic], help="add a staff login to an existing clinic")
     more.add_argument("--email", required=True)
 
-    replay = commands.add_parser("replay-failures", parents=[where],
-                                 help="send the records behind the on-failure queue's notes to the email function again")
+    replay = commands.add_parser(
+        "replay-failures",
+        parents=[where],
+        help="send the records behind the on-failure queue's notes to the email function again",
+    )
     replay.add_argument("--queue-url", help="instead of the stack's EmailFailuresQueueUrl output")
     replay.add_argument("--function-name", help="instead of the stack's EmailsFunctionName output")
     replay.add_argument("--max-messages", type=int, default=100)
     return top
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         where = target(args)
-        lines = {"bootstrap": bootstrap, "add-staff": add_staff, "replay-failures": replay_failures}[args.command](args, where)
+        lines = {"bootstrap": bootstrap, "add-staff": add_staff, "replay-failures": replay_failures}[args.command](
+            args, where
+        )
     except AdminError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -3,11 +3,11 @@
 The custom authorizer in `app.py` calls `verify_id_token`; the result travels to the
 route handlers as the authorizer context, and `Identity.from_context` reads it back.
 """
+
 import time
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
-from typing import Dict, Optional
 
 import jwt
 
@@ -37,7 +37,7 @@ class Identity:
     patient_id: str
     expires_at: int
 
-    def as_context(self) -> Dict[str, str]:
+    def as_context(self) -> dict[str, str]:
         """API Gateway passes authorizer context values as strings only."""
         return {
             "subject": self.subject,
@@ -49,7 +49,7 @@ class Identity:
         }
 
     @classmethod
-    def from_context(cls, context: Dict[str, str]) -> "Identity":
+    def from_context(cls, context: dict[str, str]) -> "Identity":
         return cls(
             subject=context.get("subject", ""),
             username=context.get("username", ""),
@@ -59,7 +59,7 @@ class Identity:
             expires_at=int(context.get("expires_at") or 0),
         )
 
-    def is_expired(self, now: Optional[float] = None) -> bool:
+    def is_expired(self, now: float | None = None) -> bool:
         """API Gateway caches an authorizer's answer for minutes; the token may expire inside that window."""
         return (now if now is not None else time.time()) >= self.expires_at
 
@@ -69,7 +69,7 @@ def _jwks_client() -> jwt.PyJWKClient:
     return jwt.PyJWKClient(config.settings().jwks_url, cache_jwk_set=True, lifespan=JWKS_CACHE_SECONDS, timeout=5)
 
 
-def bearer_token(header: Optional[str]) -> str:
+def bearer_token(header: str | None) -> str:
     """`Bearer <token>` or the bare token."""
     if not header:
         raise InvalidToken("no token")
@@ -80,7 +80,7 @@ def bearer_token(header: Optional[str]) -> str:
     return token
 
 
-def verify_id_token(header: Optional[str]) -> Identity:
+def verify_id_token(header: str | None) -> Identity:
     token = bearer_token(header)
     settings = config.settings()
     try:

@@ -3,7 +3,8 @@
 Tests and the local runner point them at the emulator through `AWS_ENDPOINT_URL`.
 `reset_clients()` drops them when the environment changes (tests).
 """
-from functools import lru_cache
+
+from functools import cache
 
 import boto3
 from botocore.config import Config
@@ -13,7 +14,7 @@ from chalicelib import config
 _RETRIES = Config(retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=3, read_timeout=10)
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str):
     return boto3.session.Session().client(
         service, region_name=config.region(), endpoint_url=config.aws_endpoint(), config=_RETRIES

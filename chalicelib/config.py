@@ -4,10 +4,10 @@ Read lazily (`settings()`), never at import, so tests and the local runner can s
 environment first. The pynamodb models are the one exception: pynamodb reads
 `Meta.table_name` and `Meta.host` when the class is defined.
 """
+
 import os
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Optional
 
 DEFAULT_REGION = "us-east-1"
 
@@ -16,7 +16,7 @@ def region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
 
 
-def aws_endpoint() -> Optional[str]:
+def aws_endpoint() -> str | None:
     """The AWS emulator's URL in local mode and tests; unset on AWS."""
     return os.environ.get("AWS_ENDPOINT_URL") or None
 

@@ -3,9 +3,11 @@
 Unknown fields are refused rather than ignored, so a typo in a client never looks like
 success.
 """
+
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any
 
 from chalicelib import rules
 from chalicelib.errors import BadInput
@@ -32,7 +34,7 @@ _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _LINE_BREAKS = re.compile(r"[\r\n\t]")
 
 
-def json_object(body: Any, allowed: Iterable[str], required: Iterable[str] = ()) -> Dict[str, Any]:
+def json_object(body: Any, allowed: Iterable[str], required: Iterable[str] = ()) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadInput("The request body must be a JSON object.")
     unknown = sorted(set(body) - set(allowed))
@@ -82,12 +84,13 @@ def integer(value: Any, field: str, low: int, high: int) -> int:
 
 # --- Auth ------------------------------------------------------------------------------
 
-def login(body: Any) -> Tuple[str, str]:
+
+def login(body: Any) -> tuple[str, str]:
     body = json_object(body, {"username", "password"}, {"username", "password"})
     return text(body["username"], "username", 254), _secret(body["password"], "password")
 
 
-def new_password(body: Any) -> Tuple[str, str, str]:
+def new_password(body: Any) -> tuple[str, str, str]:
     body = json_object(body, {"username", "session", "new_password"}, {"username", "session", "new_password"})
     return (
         text(body["username"], "username", 254),
@@ -114,10 +117,11 @@ def _secret(value: Any, field: str, max_length: int = 256, min_length: int = 1) 
 
 # --- Patient ---------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ResponseRequest:
     response: rules.PatientResponse
-    reason: Optional[str]
+    reason: str | None
 
 
 def response_request(body: Any) -> ResponseRequest:
@@ -139,12 +143,18 @@ def response_request(body: Any) -> ResponseRequest:
 # --- Clinic ----------------------------------------------------------------------------
 
 SETTINGS_FIELDS = (
-    "name", "timezone", "phone", "admin_email", "patient_cancel_enabled",
-    "cancel_cutoff_hours", "cancel_notice", "session_classes",
+    "name",
+    "timezone",
+    "phone",
+    "admin_email",
+    "patient_cancel_enabled",
+    "cancel_cutoff_hours",
+    "cancel_notice",
+    "session_classes",
 )
 
 
-def settings_patch(body: Any) -> Dict[str, Any]:
+def settings_patch(body: Any) -> dict[str, Any]:
     body = json_object(body, SETTINGS_FIELDS)
     if not body:
         raise BadInput("Send at least one setting to change.")
@@ -161,7 +171,7 @@ def settings_patch(body: Any) -> Dict[str, Any]:
     return {field: checks[field](value) for field, value in body.items()}
 
 
-def session_classes(value: Any) -> List[Tuple[str, bool]]:
+def session_classes(value: Any) -> list[tuple[str, bool]]:
     if not isinstance(value, list) or not value:
         raise BadInput("session_classes must be a non-empty list.")
     if len(value) > MAX_CLASSES:
@@ -178,7 +188,7 @@ def session_classes(value: Any) -> List[Tuple[str, bool]]:
     return classes
 
 
-def new_patient(body: Any) -> Tuple[str, str]:
+def new_patient(body: Any) -> tuple[str, str]:
     body = json_object(body, {"name", "email"}, {"name", "email"})
     return text(body["name"], "name"), email(body["email"], max_length=MAX_LOGIN_EMAIL)
 
@@ -198,13 +208,13 @@ _VISIT_FIELD_CHECKS = {
 }
 
 
-def new_visit(body: Any) -> Dict[str, Any]:
+def new_visit(body: Any) -> dict[str, Any]:
     fields = ("patient_id",) + VISIT_FIELDS
     body = json_object(body, fields, fields)
     return {field: _VISIT_FIELD_CHECKS[field](body[field]) for field in fields}
 
 
-def visit_patch(body: Any) -> Dict[str, Any]:
+def visit_patch(body: Any) -> dict[str, Any]:
     body = json_object(body, VISIT_FIELDS + ("completed",))
     if not body:
         raise BadInput("Send at least one field to change.")

@@ -2,6 +2,7 @@
 
 Never log a token, a password or a request body: log ids, routes and outcomes.
 """
+
 import os
 
 from aws_lambda_powertools import Logger

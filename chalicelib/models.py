@@ -23,7 +23,6 @@ from pynamodb.models import Model
 from chalicelib import config
 
 
-
 class LenientBooleanAttribute(BooleanAttribute):
     """A Boolean that also reads "true"/"false" text or 1/0, as typed by hand in the console."""
 

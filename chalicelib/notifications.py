@@ -5,15 +5,15 @@ needs no email costs no AWS call. A send is idempotent per patient action (Power
 idempotency, keyed by the visit's `response_change_id`) and failures are reported per
 record (Powertools' batch processor), so a retried batch re-sends nothing already sent.
 """
+
 import functools
 import html
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formataddr
 from pathlib import Path
 from string import Template
-from typing import Dict, Optional
 from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -64,10 +64,15 @@ class PatientAction:
     acted_at: str
     reason: str
 
-    def ids(self) -> Dict[str, str]:
+    def ids(self) -> dict[str, str]:
         """What a log line needs to find the visit and the action (no patient data)."""
-        return {"kind": self.kind, "change_id": self.change_id, "clinic_id": self.clinic_id,
-                "patient_id": self.patient_id, "visit_id": self.visit_id}
+        return {
+            "kind": self.kind,
+            "change_id": self.change_id,
+            "clinic_id": self.clinic_id,
+            "patient_id": self.patient_id,
+            "visit_id": self.visit_id,
+        }
 
 
 class Undeliverable(Exception):
@@ -76,7 +81,8 @@ class Undeliverable(Exception):
 
 # --- Which change emails whom ----------------------------------------------------------
 
-def decide(record: Dict) -> Optional[PatientAction]:
+
+def decide(record: dict) -> PatientAction | None:
     """The email a stream record calls for, from its images alone; None for every other change.
 
     Only a patient's own write emails: it sets `response_changed_by` to "patient" and a new
@@ -113,7 +119,7 @@ def decide(record: Dict) -> Optional[PatientAction]:
     )
 
 
-def _text(image, name: str) -> Optional[str]:
+def _text(image, name: str) -> str | None:
     """A string attribute of a raw DynamoDB image; None when absent or of another type (console edits)."""
     value = image.get(name) if isinstance(image, dict) else None
     text = value.get("S") if isinstance(value, dict) else None
@@ -122,12 +128,13 @@ def _text(image, name: str) -> Optional[str]:
 
 def _instant_of(epoch_seconds) -> str:
     try:
-        return rules.format_instant(datetime.fromtimestamp(float(epoch_seconds), tz=timezone.utc))
+        return rules.format_instant(datetime.fromtimestamp(float(epoch_seconds), tz=UTC))
     except (TypeError, ValueError, OverflowError):
         return ""
 
 
 # --- The email itself ------------------------------------------------------------------
+
 
 def compose(action: PatientAction, clinic: Clinic, sender: str) -> EmailMessage:
     """The email for one action, to the clinic's admin address as it is now."""
@@ -161,14 +168,14 @@ def compose(action: PatientAction, clinic: Clinic, sender: str) -> EmailMessage:
     return message
 
 
-def render(name: str, values: Dict[str, str], escape=None) -> str:
+def render(name: str, values: dict[str, str], escape=None) -> str:
     """A template from `templates/`, with every value escaped for HTML when `escape` is given."""
     if escape is not None:
         values = {key: escape(value) for key, value in values.items()}
     return _template(name).substitute(values)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _template(name: str) -> Template:
     return Template((TEMPLATES / name).read_text(encoding="utf-8"))
 
@@ -187,7 +194,8 @@ def _acted_at(instant: str, tz: ZoneInfo) -> str:
 
 # --- Sending, once per action ----------------------------------------------------------
 
-def _send(ses, *, action: PatientAction) -> Dict[str, str]:
+
+def _send(ses, *, action: PatientAction) -> dict[str, str]:
     """Reads the clinic as it is now and sends the email. Raises Undeliverable, or SES's error to retry."""
     sender = config.settings().sender_email
     if not sender:
@@ -213,11 +221,12 @@ def _send_once():
     """`_send` guarded by Powertools' idempotency: a completed send of an action is never repeated;
     a failed one leaves no record, so its retry sends."""
     store = DynamoDBPersistenceLayer(table_name=config.table_name("idempotency"), boto3_client=aws.client("dynamodb"))
-    return idempotent_function(_send, data_keyword_argument="action", persistence_store=store,
-                               config=_IDEMPOTENCY, key_prefix="clinic-email")
+    return idempotent_function(
+        _send, data_keyword_argument="action", persistence_store=store, config=_IDEMPOTENCY, key_prefix="clinic-email"
+    )
 
 
-def _handle_record(record, ses) -> Optional[Dict[str, str]]:
+def _handle_record(record, ses) -> dict[str, str] | None:
     action = decide(record.raw_event)
     if action is None:
         return None
@@ -230,12 +239,14 @@ def _handle_record(record, ses) -> Optional[Dict[str, str]]:
             pass  # emitted (as an EMF log line) when the block closes
         return None
     except Exception as error:
-        logger.warning("Clinic email not sent yet; its record is reported for retry",
-                       extra={**action.ids(), "error": f"{type(error).__name__}: {error}"})
+        logger.warning(
+            "Clinic email not sent yet; its record is reported for retry",
+            extra={**action.ids(), "error": f"{type(error).__name__}: {error}"},
+        )
         raise
 
 
-def handle_visit_changes(event: Dict, context=None, ses=None) -> Dict:
+def handle_visit_changes(event: dict, context=None, ses=None) -> dict:
     """One batch of the visits stream, as Lambda delivers it → `{"batchItemFailures": [...]}`."""
     if context is not None:
         _IDEMPOTENCY.register_lambda_context(context)  # an interrupted send's lock lasts as long as the invocation

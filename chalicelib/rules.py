@@ -2,11 +2,13 @@
 
 No AWS here, so every rule is tested in microseconds (tests/test_rules.py).
 """
+
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
-from typing import Iterable, List, Optional, Tuple
+from typing import Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chalicelib.errors import BadInput, Conflict, Forbidden, NotOpen
@@ -66,7 +68,7 @@ class VisitState:
     starts_at: datetime
     session_class: str
     completed: bool
-    response: Optional[PatientResponse]
+    response: PatientResponse | None
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ def is_open(visit: VisitState, policy: ClinicPolicy, now: datetime) -> bool:
     return now < open_until(visit.starts_at, policy.cancel_cutoff_hours)
 
 
-def available_actions(visit: VisitState, policy: ClinicPolicy, now: datetime) -> List[Action]:
+def available_actions(visit: VisitState, policy: ClinicPolicy, now: datetime) -> list[Action]:
     if not is_open(visit, policy, now):
         return []
     status = visit_status(visit, policy)
@@ -141,6 +143,7 @@ def check_can_clear(visit: VisitState, policy: ClinicPolicy, now: datetime) -> b
 
 # --- Dates, times and time zones -------------------------------------------------------
 
+
 def parse_timezone(name: object) -> ZoneInfo:
     if not isinstance(name, str) or not name or name.startswith(("/", ".")) or ".." in name:
         raise BadInput("timezone must be an IANA time zone name, like America/New_York.")
@@ -175,7 +178,7 @@ def today_in(tz: ZoneInfo, now: datetime) -> date:
     return now.astimezone(tz).date()
 
 
-def date_range(from_value: Optional[str], to_value: Optional[str], today: date) -> Tuple[date, date]:
+def date_range(from_value: str | None, to_value: str | None, today: date) -> tuple[date, date]:
     """Both bounds inclusive and optional; defaults around `today` (the clinic's today)."""
     start = parse_date(from_value, "from") if from_value is not None else today - timedelta(days=DEFAULT_PAST_DAYS)
     end = parse_date(to_value, "to") if to_value is not None else today + timedelta(days=DEFAULT_FUTURE_DAYS)
@@ -186,23 +189,23 @@ def date_range(from_value: Optional[str], to_value: Optional[str], today: date) 
     return start, end
 
 
-def range_bounds_utc(start: date, end: date, tz: ZoneInfo) -> Tuple[datetime, datetime]:
+def range_bounds_utc(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """UTC instants from the start of `start` to the last second of `end`, local time."""
-    first = datetime.combine(start, time.min, tzinfo=tz).astimezone(timezone.utc)
-    after = datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz).astimezone(timezone.utc)
+    first = datetime.combine(start, time.min, tzinfo=tz).astimezone(UTC)
+    after = datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC)
     return first, after - timedelta(seconds=1)
 
 
 def local_to_utc(day: date, clock: time, tz: ZoneInfo) -> datetime:
     """A wall-clock time at the clinic as a UTC instant; a time skipped by DST is bad input."""
     local = datetime.combine(day, clock, tzinfo=tz)
-    instant = local.astimezone(timezone.utc)
+    instant = local.astimezone(UTC)
     if instant.astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
         raise BadInput(f"{day.isoformat()} {clock.strftime('%H:%M')} does not exist in {tz.key} (clock change).")
     return instant
 
 
-def utc_to_local(instant: datetime, tz: ZoneInfo) -> Tuple[str, str]:
+def utc_to_local(instant: datetime, tz: ZoneInfo) -> tuple[str, str]:
     """(YYYY-MM-DD, HH:MM) at the clinic."""
     local = instant.astimezone(tz)
     return local.date().isoformat(), local.strftime("%H:%M")
@@ -210,7 +213,7 @@ def utc_to_local(instant: datetime, tz: ZoneInfo) -> Tuple[str, str]:
 
 def format_instant(instant: datetime) -> str:
     """The one stored form of an instant: UTC, whole seconds, `Z` (sorts as text)."""
-    return instant.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_instant(value: str) -> datetime:
@@ -220,9 +223,9 @@ def parse_instant(value: str) -> datetime:
         text = text[:-1] + "+00:00"
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
-def cancelled_class_names(classes: Iterable[Tuple[str, bool]]) -> frozenset:
+def cancelled_class_names(classes: Iterable[tuple[str, bool]]) -> frozenset:
     return frozenset(name for name, cancelled in classes if cancelled)

@@ -6,10 +6,10 @@ the patient's other tab makes the write fail instead of recording an answer the 
 forbid. Patient requests cost two DynamoDB round trips: one transactional read of the
 clinic and the visit, one conditional write; a third read only after a lost race.
 """
+
 import secrets
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import Dict, List, Optional, Tuple
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
@@ -20,7 +20,6 @@ from chalicelib.auth import Identity
 from chalicelib.errors import BadInput, Conflict, NotFound
 from chalicelib.models import Clinic, Patient, SessionClass, Visit
 from chalicelib.views import ClinicContext, visit_state
-
 
 PATIENT_ACTOR = "patient"
 _CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -42,6 +41,7 @@ def _failed_condition(error: Exception) -> bool:
 
 # --- Reads -----------------------------------------------------------------------------
 
+
 def clinic_context(clinic_id: str) -> ClinicContext:
     try:
         return ClinicContext.of(Clinic.get(clinic_id, consistent_read=True))
@@ -49,7 +49,7 @@ def clinic_context(clinic_id: str) -> ClinicContext:
         raise NotFound("Unknown clinic.") from None
 
 
-def _clinic_and(identity: Identity, model, *key) -> Tuple[ClinicContext, Optional[object]]:
+def _clinic_and(identity: Identity, model, *key) -> tuple[ClinicContext, object | None]:
     """The caller's clinic and one more item of theirs, in a single round trip."""
     with TransactGet(connection=_connection()) as reads:
         clinic_future = reads.get(Clinic, identity.clinic_id)
@@ -67,28 +67,30 @@ def _clinic_and(identity: Identity, model, *key) -> Tuple[ClinicContext, Optiona
     return context, item
 
 
-def patient_and_clinic(identity: Identity) -> Tuple[Patient, Clinic]:
+def patient_and_clinic(identity: Identity) -> tuple[Patient, Clinic]:
     context, patient = _clinic_and(identity, Patient, identity.patient_id)
     if patient is None:
         raise NotFound("Unknown patient.")
     return patient, context.clinic
 
 
-def patient_visits(identity: Identity, from_value: Optional[str], to_value: Optional[str],
-                   now: datetime) -> Tuple[ClinicContext, Tuple[date, date], List[Visit]]:
+def patient_visits(
+    identity: Identity, from_value: str | None, to_value: str | None, now: datetime
+) -> tuple[ClinicContext, tuple[date, date], list[Visit]]:
     """One Query on the patient's own partition, bounded by the range: nothing read is thrown away."""
     context, dates, starts_between = _date_range(identity, from_value, to_value, now)
     visits = Visit.by_start.query(identity.patient_id, starts_between, consistent_read=True)
     return context, dates, [v for v in visits if v.clinic_id == identity.clinic_id]
 
 
-def clinic_visits(identity: Identity, from_value: Optional[str], to_value: Optional[str],
-                  now: datetime) -> Tuple[ClinicContext, Tuple[date, date], List[Visit]]:
+def clinic_visits(
+    identity: Identity, from_value: str | None, to_value: str | None, now: datetime
+) -> tuple[ClinicContext, tuple[date, date], list[Visit]]:
     context, dates, starts_between = _date_range(identity, from_value, to_value, now)
     return context, dates, list(Visit.by_clinic_start.query(identity.clinic_id, starts_between))
 
 
-def _date_range(identity: Identity, from_value: Optional[str], to_value: Optional[str], now: datetime):
+def _date_range(identity: Identity, from_value: str | None, to_value: str | None, now: datetime):
     """The caller's clinic, the requested days (its "today" by default) and the matching key condition."""
     context = clinic_context(identity.clinic_id)
     start, end = rules.date_range(from_value, to_value, context.today(now))
@@ -96,7 +98,7 @@ def _date_range(identity: Identity, from_value: Optional[str], to_value: Optiona
     return context, (start, end), Visit.starts_at.between(rules.format_instant(first), rules.format_instant(last))
 
 
-def _patient_visit(identity: Identity, visit_id: str) -> Tuple[ClinicContext, Visit, rules.VisitState]:
+def _patient_visit(identity: Identity, visit_id: str) -> tuple[ClinicContext, Visit, rules.VisitState]:
     context, visit = _clinic_and(identity, Visit, identity.patient_id, visit_id)
     state = visit_state(visit) if visit is not None else None
     if state is None:
@@ -106,8 +108,10 @@ def _patient_visit(identity: Identity, visit_id: str) -> Tuple[ClinicContext, Vi
 
 # --- Patient answers -------------------------------------------------------------------
 
-def respond(identity: Identity, visit_id: str, request: inputs.ResponseRequest,
-            now: datetime) -> Tuple[ClinicContext, Visit, rules.VisitState]:
+
+def respond(
+    identity: Identity, visit_id: str, request: inputs.ResponseRequest, now: datetime
+) -> tuple[ClinicContext, Visit, rules.VisitState]:
     context, visit, state = _patient_visit(identity, visit_id)
     if not rules.check_can_respond(state, context.policy, now, request.response):
         return context, visit, state  # the same answer again: nothing changes, no email
@@ -118,13 +122,17 @@ def respond(identity: Identity, visit_id: str, request: inputs.ResponseRequest,
         Visit.cancel_reason.set(request.reason) if request.reason else Visit.cancel_reason.remove(),
     ] + _patient_change(now)
     return _write_patient_change(
-        identity, context, visit, state, now, actions,
+        identity,
+        context,
+        visit,
+        state,
+        now,
+        actions,
         decide=lambda fresh: rules.check_can_respond(fresh, context.policy, now, request.response),
     )
 
 
-def clear_response(identity: Identity, visit_id: str,
-                   now: datetime) -> Tuple[ClinicContext, Visit, rules.VisitState]:
+def clear_response(identity: Identity, visit_id: str, now: datetime) -> tuple[ClinicContext, Visit, rules.VisitState]:
     context, visit, state = _patient_visit(identity, visit_id)
     if not rules.check_can_clear(state, context.policy, now):
         return context, visit, state
@@ -134,7 +142,12 @@ def clear_response(identity: Identity, visit_id: str,
         Visit.cancel_reason.remove(),
     ] + _patient_change(now)
     return _write_patient_change(
-        identity, context, visit, state, now, actions,
+        identity,
+        context,
+        visit,
+        state,
+        now,
+        actions,
         decide=lambda fresh: rules.check_can_clear(fresh, context.policy, now),
     )
 
@@ -189,7 +202,8 @@ def _after_lost_race(identity, context, visit_id, now, decide):
 
 # --- Clinic settings -------------------------------------------------------------------
 
-def update_settings(identity: Identity, patch: Dict) -> Clinic:
+
+def update_settings(identity: Identity, patch: dict) -> Clinic:
     clinic = clinic_context(identity.clinic_id).clinic
     actions = []
     for field, value in patch.items():
@@ -212,16 +226,19 @@ def _check_classes_removable(clinic_id: str, clinic: Clinic, kept: set) -> None:
             continue
         in_use = Visit.by_clinic_class.query(clinic_id, Visit.session_class == session_class.name, limit=1)
         if next(iter(in_use), None) is not None:
-            raise Conflict(f'The session class "{session_class.name}" is still used by visits; '
-                           "move them to another class first.")
+            raise Conflict(
+                f'The session class "{session_class.name}" is still used by visits; move them to another class first.'
+            )
 
 
 # --- Patients --------------------------------------------------------------------------
 
+
 def create_patient(identity: Identity, name: str, email: str, now: datetime) -> Patient:
     clinic_context(identity.clinic_id)
-    patient = Patient(new_id("pat"), clinic_id=identity.clinic_id, name=name, email=email,
-                      created_at=rules.format_instant(now))
+    patient = Patient(
+        new_id("pat"), clinic_id=identity.clinic_id, name=name, email=email, created_at=rules.format_instant(now)
+    )
     accounts.invite_patient(email, identity.clinic_id, patient.patient_id)
     try:
         patient.save(condition=Patient.patient_id.does_not_exist())
@@ -231,13 +248,14 @@ def create_patient(identity: Identity, name: str, email: str, now: datetime) -> 
     return patient
 
 
-def clinic_patients(identity: Identity) -> List[Patient]:
+def clinic_patients(identity: Identity) -> list[Patient]:
     return list(Patient.by_clinic.query(identity.clinic_id))
 
 
 # --- Visits, for staff -----------------------------------------------------------------
 
-def create_visit(identity: Identity, fields: Dict, now: datetime) -> Tuple[ClinicContext, Visit]:
+
+def create_visit(identity: Identity, fields: dict, now: datetime) -> tuple[ClinicContext, Visit]:
     context, patient = _clinic_and(identity, Patient, fields["patient_id"])
     if patient is None:
         raise NotFound("Unknown patient.")
@@ -245,7 +263,8 @@ def create_visit(identity: Identity, fields: Dict, now: datetime) -> Tuple[Clini
     starts_at = rules.local_to_utc(fields["date"], fields["start_time"], context.tz)
     stamp = rules.format_instant(now)
     visit = Visit(
-        patient.patient_id, new_id("vis"),
+        patient.patient_id,
+        new_id("vis"),
         clinic_id=identity.clinic_id,
         patient_name=patient.name,
         starts_at=rules.format_instant(starts_at),
@@ -272,7 +291,7 @@ def _check_known_class(context: ClinicContext, name: str) -> None:
         raise BadInput(f'Unknown session class "{name}".')
 
 
-def _staff_visit(identity: Identity, visit_id: str) -> Tuple[ClinicContext, Visit]:
+def _staff_visit(identity: Identity, visit_id: str) -> tuple[ClinicContext, Visit]:
     # The index is only used to find the partition; the item itself is read consistently.
     for key in Visit.by_visit_id.query(visit_id, limit=1):
         context, visit = _clinic_and(identity, Visit, key.patient_id, visit_id)
@@ -281,7 +300,7 @@ def _staff_visit(identity: Identity, visit_id: str) -> Tuple[ClinicContext, Visi
     raise NotFound("Unknown visit.")
 
 
-def update_visit(identity: Identity, visit_id: str, patch: Dict, now: datetime) -> Tuple[ClinicContext, Visit]:
+def update_visit(identity: Identity, visit_id: str, patch: dict, now: datetime) -> tuple[ClinicContext, Visit]:
     context, visit = _staff_visit(identity, visit_id)
     state = visit_state(visit)
     if state is None:

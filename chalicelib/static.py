@@ -3,7 +3,8 @@
 The same files can be deployed as static files in front of the API instead; the page reads
 the API's base URL from its own `<meta name="api-base">`.
 """
-from functools import lru_cache
+
+from functools import cache
 from pathlib import Path
 
 from chalice import NotFoundError, Response
@@ -16,14 +17,14 @@ _ASSETS = {
 }
 _PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                               "connect-src 'self' https:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "connect-src 'self' https:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
@@ -36,5 +37,7 @@ def asset_response(name: str) -> Response:
 
 
 def openapi_response() -> Response:
-    return Response(body=_read(_HERE / "openapi.yaml"),
-                    headers={"Content-Type": "application/yaml; charset=utf-8", "Access-Control-Allow-Origin": "*"})
+    return Response(
+        body=_read(_HERE / "openapi.yaml"),
+        headers={"Content-Type": "application/yaml; charset=utf-8", "Access-Control-Allow-Origin": "*"},
+    )

@@ -1,7 +1,7 @@
 """Stored items turned into the JSON shapes of the contract (Visit, ClinicVisit, settings...)."""
+
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Dict, Optional, Tuple
 from zoneinfo import ZoneInfo
 
 from chalicelib import rules
@@ -9,7 +9,6 @@ from chalicelib.errors import BadInput
 from chalicelib.inputs import MAX_CUTOFF_HOURS
 from chalicelib.logs import logger
 from chalicelib.models import Clinic, Patient, Visit
-
 
 
 @dataclass(frozen=True)
@@ -26,8 +25,10 @@ class ClinicContext:
             tz = rules.parse_timezone(clinic.timezone)
         except BadInput:
             # A time zone mistyped in the console must not take the portal down.
-            logger.error("Clinic has an unknown time zone; showing UTC",
-                         extra={"clinic_id": clinic.clinic_id, "timezone": clinic.timezone})
+            logger.error(
+                "Clinic has an unknown time zone; showing UTC",
+                extra={"clinic_id": clinic.clinic_id, "timezone": clinic.timezone},
+            )
             tz = ZoneInfo("UTC")
         classes = [(c.name, bool(c.cancelled)) for c in clinic.session_classes or [] if c.name]
         policy = rules.ClinicPolicy(
@@ -52,13 +53,15 @@ def _whole_hours(value) -> int:
         return 0
 
 
-def visit_state(visit: Visit) -> Optional[rules.VisitState]:
+def visit_state(visit: Visit) -> rules.VisitState | None:
     """None when the item was edited into something that cannot be read (logged)."""
     try:
         starts_at = rules.parse_instant(visit.starts_at)
     except (TypeError, ValueError, AttributeError):
-        logger.error("Visit has an unreadable starts_at; left out",
-                     extra={"visit_id": visit.visit_id, "starts_at": visit.starts_at})
+        logger.error(
+            "Visit has an unreadable starts_at; left out",
+            extra={"visit_id": visit.visit_id, "starts_at": visit.starts_at},
+        )
         return None
     return rules.VisitState(
         starts_at=starts_at,
@@ -68,7 +71,7 @@ def visit_state(visit: Visit) -> Optional[rules.VisitState]:
     )
 
 
-def visit_view(visit: Visit, state: rules.VisitState, context: ClinicContext, now: datetime) -> Dict:
+def visit_view(visit: Visit, state: rules.VisitState, context: ClinicContext, now: datetime) -> dict:
     day, start_time = rules.utc_to_local(state.starts_at, context.tz)
     return {
         "id": visit.visit_id,
@@ -82,7 +85,7 @@ def visit_view(visit: Visit, state: rules.VisitState, context: ClinicContext, no
     }
 
 
-def clinic_visit_view(visit: Visit, state: rules.VisitState, context: ClinicContext, now: datetime) -> Dict:
+def clinic_visit_view(visit: Visit, state: rules.VisitState, context: ClinicContext, now: datetime) -> dict:
     view = visit_view(visit, state, context, now)
     view.update(
         patient_id=visit.patient_id,
@@ -96,14 +99,14 @@ def clinic_visit_view(visit: Visit, state: rules.VisitState, context: ClinicCont
     return view
 
 
-def _whole_minutes(value) -> Optional[int]:
+def _whole_minutes(value) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError):
         return None
 
 
-def schedule_view(context: ClinicContext, dates: Tuple[date, date], visits, now: datetime, view=visit_view) -> Dict:
+def schedule_view(context: ClinicContext, dates: tuple[date, date], visits, now: datetime, view=visit_view) -> dict:
     """A date range of visits, by start. Items edited into something unreadable are skipped (and logged)."""
     rows = []
     for visit in visits:
@@ -112,11 +115,15 @@ def schedule_view(context: ClinicContext, dates: Tuple[date, date], visits, now:
             rows.append((state.starts_at, view(visit, state, context, now)))
     rows.sort(key=lambda row: (row[0], row[1]["id"]))
     start, end = dates
-    return {"from": start.isoformat(), "to": end.isoformat(), "timezone": context.tz.key,
-            "sessions": [row for _, row in rows]}
+    return {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "timezone": context.tz.key,
+        "sessions": [row for _, row in rows],
+    }
 
 
-def settings_view(clinic: Clinic) -> Dict:
+def settings_view(clinic: Clinic) -> dict:
     context = ClinicContext.of(clinic)
     return {
         "name": clinic.name,
@@ -130,7 +137,7 @@ def settings_view(clinic: Clinic) -> Dict:
     }
 
 
-def me_view(patient: Patient, clinic: Clinic) -> Dict:
+def me_view(patient: Patient, clinic: Clinic) -> dict:
     settings = settings_view(clinic)
     return {
         "patient": {"id": patient.patient_id, "name": patient.name},
@@ -145,5 +152,5 @@ def me_view(patient: Patient, clinic: Clinic) -> Dict:
     }
 
 
-def patient_view(patient: Patient) -> Dict:
+def patient_view(patient: Patient) -> dict:
     return {"id": patient.patient_id, "name": patient.name, "email": patient.email}

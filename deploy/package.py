@@ -6,6 +6,7 @@ stage's CORS origin into that template (Chalice bakes the same origin, from
 
     python -m deploy.package [--stage dev] [OUT_DIR]
 """
+
 import argparse
 import json
 import os
@@ -13,18 +14,30 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict
 
 ROOT = Path(__file__).resolve().parent.parent
 MERGE_TEMPLATE = ROOT / "deploy" / "resources.yaml"
 CHALICE_CONFIG = ROOT / ".chalice" / "config.json"
 DEFAULT_REGION = "us-east-1"
 # What `chalice package` may see of this machine's environment: no credentials, no emulator.
-_PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL",
-               "PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY")
+_PASSED_ENV = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TMPDIR",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_CERT",
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "NO_PROXY",
+)
 
 
-def stage_settings(stage: str) -> Dict[str, str]:
+def stage_settings(stage: str) -> dict[str, str]:
     """The environment `.chalice/config.json` gives the stage's functions."""
     config = json.loads(CHALICE_CONFIG.read_text())
     if stage not in config.get("stages", {}):
@@ -32,7 +45,7 @@ def stage_settings(stage: str) -> Dict[str, str]:
     return dict(config.get("environment_variables", {}), **config["stages"][stage].get("environment_variables", {}))
 
 
-def merge_template(stage: str) -> Dict:
+def merge_template(stage: str) -> dict:
     """deploy/resources.yaml, with the stage's CORS origin as the CorsOrigin default."""
     from chalice.package import YAMLTemplateSerializer  # reads the !Ref/!GetAtt/!Sub short forms
 
@@ -50,14 +63,27 @@ def package(stage: str, out_dir: Path) -> Path:
     if out_dir.exists() and any(out_dir.iterdir()):
         raise SystemExit(f"{out_dir} is not empty; remove it first (make package does).")
     env = {name: os.environ[name] for name in _PASSED_ENV if name in os.environ}
-    env["AWS_DEFAULT_REGION"] = os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION  # chalice needs one, even offline
+    env["AWS_DEFAULT_REGION"] = (
+        os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    )  # chalice needs one, even offline
     with tempfile.TemporaryDirectory(prefix="merge-") as work:
         merge_file = Path(work) / f"resources-{stage}.json"
         merge_file.write_text(json.dumps(merge_template(stage), indent=2))
         subprocess.run(
-            [sys.executable, "-c", "import sys; from chalice.cli import main; sys.exit(main())",
-             "package", "--stage", stage, "--merge-template", str(merge_file), str(out_dir)],
-            cwd=ROOT, env=env, check=True,
+            [
+                sys.executable,
+                "-c",
+                "import sys; from chalice.cli import main; sys.exit(main())",
+                "package",
+                "--stage",
+                stage,
+                "--merge-template",
+                str(merge_file),
+                str(out_dir),
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
         )
     return out_dir / "sam.json"
 

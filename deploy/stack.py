@@ -6,12 +6,12 @@ they fail here as they would in CloudFormation.
 
     python -m deploy.stack out/sam.json     # prints the lint findings; exit 1 if any
 """
+
 import copy
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Dict, List
 
 REGION = "us-east-1"
 _CODE_URI = "s3://packaged-by-aws-cloudformation-package/deployment.zip"
@@ -20,11 +20,11 @@ _CODE_URI = "s3://packaged-by-aws-cloudformation-package/deployment.zip"
 class _NoManagedPolicies:
     """The stack names no AWS managed policy; the SAM translator would otherwise ask IAM for the list."""
 
-    def load(self) -> Dict[str, str]:
+    def load(self) -> dict[str, str]:
         return {}
 
 
-def to_cloudformation(sam_template: Dict) -> Dict:
+def to_cloudformation(sam_template: dict) -> dict:
     """The plain CloudFormation that the `AWS::Serverless-2016-10-31` transform makes of the template."""
     from samtranslator.translator.transform import transform
 
@@ -37,9 +37,10 @@ def to_cloudformation(sam_template: Dict) -> Dict:
     return transform(template, {"AWS::Region": REGION}, _NoManagedPolicies())
 
 
-def lint(cfn_template: Dict) -> List[str]:
+def lint(cfn_template: dict) -> list[str]:
     """cfn-lint's findings (errors, warnings and informational), one line each."""
-    from cfnlint.api import ManualArgs, lint as cfn_lint
+    from cfnlint.api import ManualArgs
+    from cfnlint.api import lint as cfn_lint
 
     matches = cfn_lint(json.dumps(cfn_template), config=ManualArgs(regions=[REGION], include_checks=["I"]))
     return [f"{m.rule.id} {'/'.join(str(p) for p in m.path)}: {m.message}" for m in matches]

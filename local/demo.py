@@ -2,7 +2,8 @@
 every status, dated relative to today. Written directly as the clinic's own records, so
 seeding sends no email.
 """
-from datetime import date, datetime, time, timedelta, timezone
+
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from chalicelib import accounts, rules
@@ -38,7 +39,7 @@ VISITS = [
 
 
 def seed(now: datetime = None) -> None:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     tz = ZoneInfo(TIMEZONE)
     today = now.astimezone(tz).date()
     stamp = rules.format_instant(now)
@@ -66,15 +67,37 @@ def seed(now: datetime = None) -> None:
         _visit(number, *visit, today=today, tz=tz, stamp=stamp).save()
 
 
-def _visit(number, patient, days, start, session_class, provider, location, completed, response, reason,
-           *, today: date, tz: ZoneInfo, stamp: str) -> Visit:
+def _visit(
+    number,
+    patient,
+    days,
+    start,
+    session_class,
+    provider,
+    location,
+    completed,
+    response,
+    reason,
+    *,
+    today: date,
+    tz: ZoneInfo,
+    stamp: str,
+) -> Visit:
     patient_id, name, _ = patient
     starts_at = rules.local_to_utc(today + timedelta(days=days), time.fromisoformat(start), tz)
     visit = Visit(
-        patient_id, f"vis_demo_{number:02d}",
-        clinic_id=CLINIC_ID, patient_name=name, starts_at=rules.format_instant(starts_at),
-        duration_minutes=50, provider=provider, location=location, session_class=session_class,
-        completed=completed, created_at=stamp, updated_at=stamp,
+        patient_id,
+        f"vis_demo_{number:02d}",
+        clinic_id=CLINIC_ID,
+        patient_name=name,
+        starts_at=rules.format_instant(starts_at),
+        duration_minutes=50,
+        provider=provider,
+        location=location,
+        session_class=session_class,
+        completed=completed,
+        created_at=stamp,
+        updated_at=stamp,
     )
     if response:
         visit.patient_response = response.value

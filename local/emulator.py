@@ -5,13 +5,13 @@ Import order matters: `use_emulator()` sets the environment before anything impo
 `chalicelib.models`, because pynamodb reads the table names and the endpoint when the
 model classes are defined.
 """
+
 import email
 import email.policy
 import logging
 import os
 import socket
 from dataclasses import dataclass
-from typing import Dict, List, Tuple
 
 import boto3
 from moto.server import ThreadedMotoServer
@@ -44,21 +44,23 @@ def start(port: int) -> ThreadedMotoServer:
 
 def use_emulator(endpoint: str, table_prefix: str = "portal-local") -> None:
     """Points every AWS client of this process at the emulator, with throwaway credentials."""
-    os.environ.update({
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        # botocore >= 1.44.4 otherwise sends Streams calls to a host moto does not know.
-        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-        "TABLE_PREFIX": table_prefix,
-    })
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            # botocore >= 1.44.4 otherwise sends Streams calls to a host moto does not know.
+            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+            "TABLE_PREFIX": table_prefix,
+        }
+    )
     for name in ("CLINICS_TABLE", "PATIENTS_TABLE", "VISITS_TABLE", "IDEMPOTENCY_TABLE"):
         os.environ.pop(name, None)
 
 
-def provision(endpoint: str, sender_email: str) -> Dict[str, str]:
+def provision(endpoint: str, sender_email: str) -> dict[str, str]:
     """Creates what the service needs and returns the settings that point it there.
 
     The settings include `VISITS_STREAM_ARN`, which `app.py` reads at import: put them in
@@ -118,13 +120,13 @@ class SentEmail:
     """One email as SES received it, with its parts decoded."""
 
     sender: str
-    to: Tuple[str, ...]
+    to: tuple[str, ...]
     subject: str
     text: str
     html: str
 
 
-def sent_emails() -> List[SentEmail]:
+def sent_emails() -> list[SentEmail]:
     """Every email the emulator's SES accepted, oldest first.
 
     Read from moto's backend, so only in the process that runs the emulator (local mode and

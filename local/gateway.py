@@ -10,6 +10,7 @@ A path that no route has is the contract's 404 with the same shape: Chalice answ
 API Gateway's default 403, whose message repeats the request's Authorization header (a
 token, in an error), and drops the connection when that header is not ASCII.
 """
+
 import json
 from http.server import BaseHTTPRequestHandler
 
@@ -26,10 +27,12 @@ from chalice.local import (
 
 from chalicelib.auth import Unauthorized
 
-UNAUTHORIZED_BODY = json.dumps({
-    "Code": "UnauthorizedError",
-    "Message": "Sign in to continue: the request has no valid token.",
-}).encode()
+UNAUTHORIZED_BODY = json.dumps(
+    {
+        "Code": "UnauthorizedError",
+        "Message": "Sign in to continue: the request has no valid token.",
+    }
+).encode()
 NOT_FOUND_BODY = json.dumps({"Code": "NotFoundError", "Message": "There is no such path."}).encode()
 
 
@@ -47,8 +50,11 @@ class _GatewayAuthorizer(LocalGatewayAuthorizer):
             return super().authorize(raw_path, lambda_event, lambda_context)
         except (NotAuthorizedError, Unauthorized):
             raise NotAuthorizedError(
-                {"x-amzn-RequestId": lambda_context.aws_request_id, "x-amzn-ErrorType": "UnauthorizedException",
-                 "Content-Type": "application/json"},
+                {
+                    "x-amzn-RequestId": lambda_context.aws_request_id,
+                    "x-amzn-ErrorType": "UnauthorizedException",
+                    "Content-Type": "application/json",
+                },
                 UNAUTHORIZED_BODY,
             ) from None
 

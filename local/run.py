@@ -5,6 +5,7 @@ visits stream to the clinic-email handler (printing each email sent), and serves
 and the web page with Chalice's local server on PORT (default 8000). Ctrl-C or SIGTERM
 stops everything; everything runs in this one process, so nothing is left behind.
 """
+
 import os
 import signal
 import sys
@@ -68,7 +69,8 @@ def _stop_on_signals(server) -> None:
 def _print_banner(port: int, endpoint: str) -> None:
     from local import demo
 
-    print(f"""
+    print(
+        f"""
 Client portal (local mode) is running.
 
   Web page:        http://127.0.0.1:{port}/
@@ -84,7 +86,9 @@ Demo logins:
   staff    {demo.STAFF_LOGIN[0]} / {demo.STAFF_LOGIN[1]}
 
 Press Ctrl-C to stop.
-""", flush=True)
+""",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -5,10 +5,11 @@ very handler Lambda runs (`clinic_emails`). Like Lambda with `ReportBatchItemFai
 retries a batch from the first record the handler reports as failed, with a backoff, and
 blocks the shard meanwhile. Each email SES accepted is printed to the console.
 """
+
 import sys
 import threading
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable, Dict, List, Optional
 
 import boto3
 from chalice.local import LambdaContext
@@ -18,7 +19,7 @@ from local import emulator
 FUNCTION_NAME = "clinic_emails"
 
 
-def lambda_record(record: Dict, stream_arn: str) -> Dict:
+def lambda_record(record: dict, stream_arn: str) -> dict:
     """A GetRecords record as Lambda delivers it: moto leaves out the source ARN and gives the
     creation time as a datetime, where Lambda gives epoch seconds."""
     change = dict(record["dynamodb"])
@@ -30,15 +31,27 @@ def lambda_record(record: Dict, stream_arn: str) -> Dict:
 
 def print_email(message: emulator.SentEmail) -> None:
     rule = "-" * 72
-    print(f"\n{rule}\nEmail sent (SES in the emulator)\nFrom:    {message.sender}\nTo:      {', '.join(message.to)}\n"
-          f"Subject: {message.subject}\n\n{message.text.rstrip()}\n{rule}\n", flush=True)
+    print(
+        f"\n{rule}\nEmail sent (SES in the emulator)\nFrom:    {message.sender}\nTo:      {', '.join(message.to)}\n"
+        f"Subject: {message.subject}\n\n{message.text.rstrip()}\n{rule}\n",
+        flush=True,
+    )
 
 
 class StreamPoller:
-    def __init__(self, handler: Callable, stream_arn: str, endpoint: str, *, start_at: str = "TRIM_HORIZON",
-                 batch_size: int = 10, poll_seconds: float = 0.5, first_backoff_seconds: float = 0.5,
-                 max_backoff_seconds: float = 30.0,
-                 on_email: Callable[[emulator.SentEmail], None] = print_email):
+    def __init__(
+        self,
+        handler: Callable,
+        stream_arn: str,
+        endpoint: str,
+        *,
+        start_at: str = "TRIM_HORIZON",
+        batch_size: int = 10,
+        poll_seconds: float = 0.5,
+        first_backoff_seconds: float = 0.5,
+        max_backoff_seconds: float = 30.0,
+        on_email: Callable[[emulator.SentEmail], None] = print_email,
+    ):
         self._handler = handler
         self._stream_arn = stream_arn
         self._streams = boto3.client("dynamodbstreams", region_name=emulator.REGION, endpoint_url=endpoint)
@@ -51,18 +64,20 @@ class StreamPoller:
         self._stopping = threading.Event()
         self._idle = threading.Condition()
         self._empty_reads = 0
-        self._pending: List[Dict] = []
+        self._pending: list[dict] = []
         self._failed_attempts = 0
-        self._iterator: Optional[str] = None
+        self._iterator: str | None = None
         self._emails_seen = 0
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
 
     def start(self) -> "StreamPoller":
         """Positions on the stream now (so LATEST means "after this call"), then polls on a daemon thread."""
         shards = self._streams.describe_stream(StreamArn=self._stream_arn)["StreamDescription"]["Shards"]
         # The emulator keeps a single, never-closing shard per stream.
         self._iterator = self._streams.get_shard_iterator(
-            StreamArn=self._stream_arn, ShardId=shards[0]["ShardId"], ShardIteratorType=self._start_at,
+            StreamArn=self._stream_arn,
+            ShardId=shards[0]["ShardId"],
+            ShardIteratorType=self._start_at,
         )["ShardIterator"]
         self._emails_seen = len(emulator.sent_emails())
         self._thread = threading.Thread(target=self._run, name="visits-stream-poller", daemon=True)
@@ -109,18 +124,25 @@ class StreamPoller:
         self._pending = self._pending[first_failed:]
         self._failed_attempts += 1
         delay = min(self._max_backoff, self._first_backoff * 2 ** (self._failed_attempts - 1))
-        print(f"visits stream poller: {len(self._pending)} record(s) to retry in {delay:g} s "
-              f"(attempt {self._failed_attempts + 1})", file=sys.stderr, flush=True)
+        print(
+            f"visits stream poller: {len(self._pending)} record(s) to retry in {delay:g} s "
+            f"(attempt {self._failed_attempts + 1})",
+            file=sys.stderr,
+            flush=True,
+        )
         self._stopping.wait(delay)
 
-    def _deliver(self, batch: List[Dict]) -> Optional[int]:
+    def _deliver(self, batch: list[dict]) -> int | None:
         """Invokes the handler; the position of the first record to retry, or None when all went through."""
         context = LambdaContext(FUNCTION_NAME, memory_size=256, max_runtime_ms=60_000)
         try:
             response = self._handler({"Records": batch}, context)
         except Exception as error:  # Lambda retries the whole batch when the function fails
-            print(f"visits stream poller: the handler failed ({type(error).__name__}: {error})",
-                  file=sys.stderr, flush=True)
+            print(
+                f"visits stream poller: the handler failed ({type(error).__name__}: {error})",
+                file=sys.stderr,
+                flush=True,
+            )
             return 0
         failed = {item.get("itemIdentifier") for item in (response or {}).get("batchItemFailures", [])}
         if not failed:
@@ -130,6 +152,6 @@ class StreamPoller:
 
     def _print_new_emails(self) -> None:
         sent = emulator.sent_emails()
-        for message in sent[self._emails_seen:]:
+        for message in sent[self._emails_seen :]:
             self._on_email(message)
         self._emails_seen = len(sent)

@@ -1,18 +1,20 @@
 """A pytest plugin: which AWS operations each deployed function makes while the tests run.
 
-A botocore `before-parameter-build` hook on every client (it sees the API parameters) records each call as the IAM action and resource
-that AWS would authorize it on. A call counts for a function only while the Chalice test client
-runs that function: an HTTP request is the API function (`api_handler`), the custom authorizer
-inside it is `cognito_id_token`, and `client.lambda_.invoke(name, ...)` is `name`. What test setup,
-provisioning and seeding call outside those is not counted. tests/test_permissions.py, which
-this plugin runs after every other test, holds the calls against `.chalice/policy-*.json`.
+A botocore `before-parameter-build` hook on every client (it sees the API parameters) records
+each call as the IAM action and resource that AWS would authorize it on. A call counts for a
+function only while the Chalice test client runs that function: an HTTP request is the API
+function (`api_handler`), the custom authorizer inside it is `cognito_id_token`, and
+`client.lambda_.invoke(name, ...)` is `name`. What test setup, provisioning and seeding call
+outside those is not counted. tests/test_permissions.py, which this plugin runs after every
+other test, holds the calls against `.chalice/policy-*.json`.
 """
+
 import contextlib
 import contextvars
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import pytest
 
@@ -27,17 +29,17 @@ class Call:
     function: str  # the Chalice function name, as in .chalice/config.json "lambda_functions"
     action: str  # the IAM action, e.g. "dynamodb:GetItem"
     resource: str  # the ARN it is authorized on ("*" where the checker cannot tell)
-    conditions: Tuple[Tuple[str, str], ...] = ()  # condition keys with their values in this call
+    conditions: tuple[tuple[str, str], ...] = ()  # condition keys with their values in this call
     signed: bool = True  # False for public operations (Cognito InitiateAuth): IAM is not asked
     operation: str = ""  # the API operation, e.g. "TransactWriteItems", for messages
 
     @property
-    def condition_values(self) -> Dict[str, str]:
+    def condition_values(self) -> dict[str, str]:
         return dict(self.conditions)
 
 
-CALLS: Set[Call] = set()
-INVOKED: Set[str] = set()
+CALLS: set[Call] = set()
+INVOKED: set[str] = set()
 _run = {"complete": True}
 
 
@@ -60,25 +62,34 @@ def complete_run() -> bool:
 
 # --- Turning a botocore call into what IAM authorizes -------------------------------------
 
+
 def _arn(service: str, region: str, resource: str) -> str:
     return f"arn:aws:{service}:{region}:{ACCOUNT}:{resource}"
 
 
-def _table(region: str, name: str, index: Optional[str] = None) -> str:
+def _table(region: str, name: str, index: str | None = None) -> str:
     return _arn("dynamodb", region, f"table/{name}" + (f"/index/{index}" if index else ""))
 
 
-_TRANSACT_WRITE = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+_TRANSACT_WRITE = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
 
 
-def iam_requests(prefix: str, operation: str, params: Dict, region: str) -> List[Tuple[str, str, Tuple]]:
+def iam_requests(prefix: str, operation: str, params: dict, region: str) -> list[tuple[str, str, tuple]]:
     """(action, resource, conditions) that IAM evaluates for one API call."""
     if prefix == "dynamodb":
         if operation == "TransactGetItems":  # no IAM action of its own: GetItem on each item
             return [("dynamodb:GetItem", _table(region, i["Get"]["TableName"]), ()) for i in params["TransactItems"]]
         if operation == "TransactWriteItems":  # likewise PutItem/UpdateItem/DeleteItem/ConditionCheckItem
-            return [(f"dynamodb:{_TRANSACT_WRITE[kind]}", _table(region, body["TableName"]), ())
-                    for item in params["TransactItems"] for kind, body in item.items()]
+            return [
+                (f"dynamodb:{_TRANSACT_WRITE[kind]}", _table(region, body["TableName"]), ())
+                for item in params["TransactItems"]
+                for kind, body in item.items()
+            ]
         if operation in ("BatchGetItem", "BatchWriteItem"):
             return [(f"dynamodb:{operation}", _table(region, name), ()) for name in params["RequestItems"]]
         if "TableName" in params:
@@ -108,6 +119,7 @@ def _record(model, params, context=None, **_):
 
 
 # --- The pytest plugin -----------------------------------------------------------------------
+
 
 def pytest_configure(config):
     config.addinivalue_line("markers", f"{LAST}: runs after every other test (the AWS permission checks)")

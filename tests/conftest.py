@@ -3,14 +3,14 @@
 One emulator serves the whole run (Cognito pools are slow to make); every test builds its
 own clinic with unique ids, so tests cannot see each other's data.
 """
+
 import json
 import os
 import sys
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Dict, Optional
 
 import pytest
 
@@ -69,8 +69,15 @@ class Api:
     def __init__(self, client):
         self._client = client
 
-    def call(self, method: str, path: str, token: Optional[str] = None, json_body=None, raw: Optional[str] = None,
-             headers: Optional[Dict[str, str]] = None):
+    def call(
+        self,
+        method: str,
+        path: str,
+        token: str | None = None,
+        json_body=None,
+        raw: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         all_headers = {"Content-Type": "application/json"}
         if token is not None:
             all_headers["Authorization"] = f"Bearer {token}"
@@ -107,7 +114,7 @@ def api(client):
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 @dataclass
@@ -118,8 +125,8 @@ class World:
     clinic_id: str
     staff_email: str
     admin_email: str
-    patients: Dict[str, str] = field(default_factory=dict)  # name -> patient_id
-    _tokens: Dict[str, str] = field(default_factory=dict)
+    patients: dict[str, str] = field(default_factory=dict)  # name -> patient_id
+    _tokens: dict[str, str] = field(default_factory=dict)
 
     @property
     def staff_token(self) -> str:
@@ -140,24 +147,46 @@ class World:
         from chalicelib.models import Patient
 
         patient_id = f"pat_{uuid.uuid4().hex[:12]}"
-        Patient(patient_id, clinic_id=self.clinic_id, name=name, email=self.email_of(name),
-                created_at="2026-01-01T00:00:00Z").save()
+        Patient(
+            patient_id,
+            clinic_id=self.clinic_id,
+            name=name,
+            email=self.email_of(name),
+            created_at="2026-01-01T00:00:00Z",
+        ).save()
         accounts.invite_patient(self.email_of(name), self.clinic_id, patient_id)
         accounts.set_permanent_password(self.email_of(name), PASSWORD)
         self.patients[name] = patient_id
         return patient_id
 
-    def add_visit(self, patient: str, starts_in: timedelta = timedelta(days=3), session_class="Individual therapy",
-                  completed=False, response=None, reason=None, provider="Dr. Maya Patel",
-                  location="Room 2") -> str:
+    def add_visit(
+        self,
+        patient: str,
+        starts_in: timedelta = timedelta(days=3),
+        session_class="Individual therapy",
+        completed=False,
+        response=None,
+        reason=None,
+        provider="Dr. Maya Patel",
+        location="Room 2",
+    ) -> str:
         """A visit written straight to the table, as the clinic's own record."""
         from chalicelib import rules
         from chalicelib.models import Visit
 
         visit_id = f"vis_{uuid.uuid4().hex[:12]}"
-        visit = Visit(self.patients[patient], visit_id, clinic_id=self.clinic_id, patient_name=patient,
-                      starts_at=rules.format_instant(now_utc() + starts_in), duration_minutes=50,
-                      provider=provider, location=location, session_class=session_class, completed=completed)
+        visit = Visit(
+            self.patients[patient],
+            visit_id,
+            clinic_id=self.clinic_id,
+            patient_name=patient,
+            starts_at=rules.format_instant(now_utc() + starts_in),
+            duration_minutes=50,
+            provider=provider,
+            location=location,
+            session_class=session_class,
+            completed=completed,
+        )
         if response:
             visit.patient_response = response
             visit.responded_at = rules.format_instant(now_utc())
@@ -184,17 +213,20 @@ def make_clinic(api, aws):
         from chalicelib.models import Clinic, SessionClass
 
         clinic_id = f"cln_{uuid.uuid4().hex[:12]}"
-        values = dict(
-            name="Test Family Therapy", timezone=timezone_name, phone="(555) 010-9999",
-            admin_email=f"frontdesk.{clinic_id}@tests.example", patient_cancel_enabled=True,
-            cancel_cutoff_hours=0,
-            session_classes=[
+        values = {
+            "name": "Test Family Therapy",
+            "timezone": timezone_name,
+            "phone": "(555) 010-9999",
+            "admin_email": f"frontdesk.{clinic_id}@tests.example",
+            "patient_cancel_enabled": True,
+            "cancel_cutoff_hours": 0,
+            "session_classes": [
                 SessionClass(name="Individual therapy", cancelled=False),
                 SessionClass(name="Family therapy", cancelled=False),
                 SessionClass(name="Cancelled by client", cancelled=True),
                 SessionClass(name="Cancelled by clinic", cancelled=True),
             ],
-        )
+        }
         values.update(settings)
         Clinic(clinic_id, **values).save()
         staff_email = f"staff.{clinic_id}@tests.example"
@@ -216,6 +248,7 @@ def clinic(make_clinic) -> World:
 def inbox(aws):
     """The emails SES accepted for one address, oldest first. Each test's clinic has its own
     admin address, so a test sees only its own mail."""
+
     def emails_to(address: str):
         return [message for message in emulator.sent_emails() if address in message.to]
 
@@ -232,14 +265,16 @@ def ses_refuses(app):
 
     from chalicelib import aws
 
-    refusals: Dict[str, float] = {}
+    refusals: dict[str, float] = {}
 
     def throttle(params, **_):
         for address in params.get("Destination", {}).get("ToAddresses", []):
             if refusals.get(address, 0) > 0:
                 refusals[address] -= 1
-                raise ClientError({"Error": {"Code": "TooManyRequestsException",
-                                             "Message": "Maximum sending rate exceeded."}}, "SendEmail")
+                raise ClientError(
+                    {"Error": {"Code": "TooManyRequestsException", "Message": "Maximum sending rate exceeded."}},
+                    "SendEmail",
+                )
 
     ses = aws.sesv2()
     ses.meta.events.register("before-parameter-build.sesv2.SendEmail", throttle, unique_id="test-ses-refuses")

@@ -3,6 +3,7 @@ tests that use the service from outside: the browser tests, the fuzzing and the 
 
 It provisions its own emulator and demo data; nothing of the API tests' emulator leaks in.
 """
+
 import os
 import signal
 import socket
@@ -10,7 +11,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 import requests
 
@@ -21,9 +21,21 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 # Settings that the API tests' fixtures put into this process's environment; the stack
 # provisions its own emulator and must not inherit them.
-_INHERITED_SETTINGS = {"TABLE_PREFIX", "CLINICS_TABLE", "PATIENTS_TABLE", "VISITS_TABLE", "IDEMPOTENCY_TABLE",
-                       "USER_POOL_ID", "APP_CLIENT_ID", "TOKEN_ISSUER", "JWKS_URL", "SENDER_EMAIL", "CORS_ORIGIN",
-                       "VISITS_STREAM_ARN", "POWERTOOLS_LOG_LEVEL"}
+_INHERITED_SETTINGS = {
+    "TABLE_PREFIX",
+    "CLINICS_TABLE",
+    "PATIENTS_TABLE",
+    "VISITS_TABLE",
+    "IDEMPOTENCY_TABLE",
+    "USER_POOL_ID",
+    "APP_CLIENT_ID",
+    "TOKEN_ISSUER",
+    "JWKS_URL",
+    "SENDER_EMAIL",
+    "CORS_ORIGIN",
+    "VISITS_STREAM_ARN",
+    "POWERTOOLS_LOG_LEVEL",
+}
 
 
 def port_is_closed(port: int) -> bool:
@@ -41,20 +53,31 @@ class LocalStack:
         self.aws_endpoint = f"http://127.0.0.1:{self.aws_port}"
         ARTIFACTS.mkdir(exist_ok=True)
         self.log_path = ARTIFACTS / log_name
-        self._process: Optional[subprocess.Popen] = None
+        self._process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 90) -> "LocalStack":
-        env = {name: value for name, value in os.environ.items()
-               if not name.startswith("AWS_") and name not in _INHERITED_SETTINGS}
+        env = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith("AWS_") and name not in _INHERITED_SETTINGS
+        }
         env.update(PORT=str(self.port), LOCAL_AWS_PORT=str(self.aws_port), PYTHONUNBUFFERED="1")
         with open(self.log_path, "wb") as log:
-            self._process = subprocess.Popen([sys.executable, "-m", "local.run"], cwd=ROOT, env=env,
-                                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "local.run"],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise RuntimeError(f"`python -m local.run` exited with {self._process.returncode} before "
-                                   f"it served /health:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"`python -m local.run` exited with {self._process.returncode} before "
+                    f"it served /health:\n{self.log_tail()}"
+                )
             try:
                 if requests.get(f"{self.url}/health", timeout=2).status_code == 200:
                     return self
@@ -74,7 +97,9 @@ class LocalStack:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-                raise RuntimeError(f"`python -m local.run` ignored SIGTERM for {timeout}s:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"`python -m local.run` ignored SIGTERM for {timeout}s:\n{self.log_tail()}"
+                ) from None
         return process.returncode
 
     def log_tail(self, lines: int = 40) -> str:

@@ -1,4 +1,5 @@
 """Day one on a fresh stack: `python -m chalicelib.admin` creates the clinic and its first staff login."""
+
 import json
 import os
 import subprocess
@@ -15,16 +16,38 @@ NEW_PASSWORD = "Staff-Own-Pass-2026!"
 def admin(aws, *args):
     """Runs the command as an operator would, in a process of its own, against the emulator."""
     env = dict(os.environ, AWS_ENDPOINT_URL=aws["endpoint"])
-    where = ["--clinics-table", os.environ.get("CLINICS_TABLE") or f"{os.environ['TABLE_PREFIX']}-clinics",
-             "--user-pool-id", aws["USER_POOL_ID"]]
-    return subprocess.run([sys.executable, "-m", "chalicelib.admin", args[0], *where, *args[1:]],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    where = [
+        "--clinics-table",
+        os.environ.get("CLINICS_TABLE") or f"{os.environ['TABLE_PREFIX']}-clinics",
+        "--user-pool-id",
+        aws["USER_POOL_ID"],
+    ]
+    return subprocess.run(
+        [sys.executable, "-m", "chalicelib.admin", args[0], *where, *args[1:]],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def bootstrap_args(clinic_id, staff_email, timezone="America/Chicago"):
-    return ["bootstrap", "--clinic-id", clinic_id, "--name", "Riverside Family Therapy", "--timezone", timezone,
-            "--admin-email", f"frontdesk.{clinic_id}@tests.example", "--phone", "(555) 010-2040",
-            "--staff-email", staff_email]
+    return [
+        "bootstrap",
+        "--clinic-id",
+        clinic_id,
+        "--name",
+        "Riverside Family Therapy",
+        "--timezone",
+        timezone,
+        "--admin-email",
+        f"frontdesk.{clinic_id}@tests.example",
+        "--phone",
+        "(555) 010-2040",
+        "--staff-email",
+        staff_email,
+    ]
 
 
 def new_ids():
@@ -36,11 +59,14 @@ def first_login(api, email):
     """The invited staff member sets their own password, as the invitation asks."""
     from chalicelib import aws, config
 
-    aws.cognito().admin_set_user_password(UserPoolId=config.settings().user_pool_id, Username=email,
-                                          Password="Temp-Password-2026!", Permanent=False)
+    aws.cognito().admin_set_user_password(
+        UserPoolId=config.settings().user_pool_id, Username=email, Password="Temp-Password-2026!", Permanent=False
+    )
     challenge = api.post("/auth/login", json_body={"username": email, "password": "Temp-Password-2026!"}).data
-    done = api.post("/auth/new-password", json_body={"username": email, "session": challenge["session"],
-                                                     "new_password": NEW_PASSWORD})
+    done = api.post(
+        "/auth/new-password",
+        json_body={"username": email, "session": challenge["session"], "new_password": NEW_PASSWORD},
+    )
     return done.data["id_token"]
 
 
@@ -56,8 +82,11 @@ def test_bootstrap_creates_a_clinic_whose_staff_can_log_in_and_run_it(aws, api):
     assert settings.data["name"] == "Riverside Family Therapy"
     assert settings.data["timezone"] == "America/Chicago"
     assert [(c["name"], c["cancelled"]) for c in settings.data["session_classes"]] == [
-        ("Individual therapy", False), ("Family therapy", False),
-        ("Cancelled by client", True), ("Cancelled by clinic", True)]
+        ("Individual therapy", False),
+        ("Family therapy", False),
+        ("Cancelled by client", True),
+        ("Cancelled by clinic", True),
+    ]
 
 
 def test_bootstrap_again_changes_nothing_and_succeeds(aws):
@@ -107,24 +136,45 @@ def test_the_table_and_pool_come_from_the_stages_stack_outputs(aws):
     from chalicelib import admin as admin_module
 
     cloudformation = boto3.client("cloudformation", region_name="us-east-1")
-    outputs = [{"OutputKey": "ClinicsTableName", "OutputValue": "client-portal-prod-clinics"},
-               {"OutputKey": "UserPoolId", "OutputValue": "us-east-1_Pool"},
-               {"OutputKey": "EndpointURL", "OutputValue": "https://abc.execute-api.us-east-1.amazonaws.com/api/"}]
+    outputs = [
+        {"OutputKey": "ClinicsTableName", "OutputValue": "client-portal-prod-clinics"},
+        {"OutputKey": "UserPoolId", "OutputValue": "us-east-1_Pool"},
+        {"OutputKey": "EndpointURL", "OutputValue": "https://abc.execute-api.us-east-1.amazonaws.com/api/"},
+    ]
     with Stubber(cloudformation) as stub:
-        stub.add_response("describe_stacks", {"Stacks": [{"StackName": "client-portal-prod", "Outputs": outputs,
-                                                          "CreationTime": "2026-01-01T00:00:00Z",
-                                                          "StackStatus": "CREATE_COMPLETE"}]},
-                          {"StackName": "client-portal-prod"})
-        args = admin_module.parser().parse_args(["add-staff", "--stage", "prod", "--clinic-id", "x", "--email", "a@b.example"])
+        stub.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {
+                        "StackName": "client-portal-prod",
+                        "Outputs": outputs,
+                        "CreationTime": "2026-01-01T00:00:00Z",
+                        "StackStatus": "CREATE_COMPLETE",
+                    }
+                ]
+            },
+            {"StackName": "client-portal-prod"},
+        )
+        args = admin_module.parser().parse_args(
+            ["add-staff", "--stage", "prod", "--clinic-id", "x", "--email", "a@b.example"]
+        )
         where = admin_module.target(args, cloudformation)
     assert (where["ClinicsTableName"], where["UserPoolId"]) == ("client-portal-prod-clinics", "us-east-1_Pool")
 
 
 def test_the_admin_command_imports_no_test_tooling():
-    probe = ("import sys, chalicelib.admin, chalicelib.accounts, chalicelib.models; "
-             "print(sorted(m for m in sys.modules if m.split('.')[0] in {'moto', 'pytest', 'local', 'tests'}))")
-    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
-                            env=dict(os.environ, AWS_DEFAULT_REGION="us-east-1"))
+    probe = (
+        "import sys, chalicelib.admin, chalicelib.accounts, chalicelib.models; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'moto', 'pytest', 'local', 'tests'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, AWS_DEFAULT_REGION="us-east-1"),
+    )
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
 
 
@@ -135,27 +185,48 @@ def failure_note(aws, clinic, api):
     from chalicelib.models import Visit
 
     visit_id = clinic.add_visit("Alex")
-    assert api.put(f"/portal/sessions/{visit_id}/response", clinic.token_for("Alex"),
-                   json_body={"response": "cancelled"}).status_code == 200
-    stream_arn = boto3.client("dynamodb", endpoint_url=aws["endpoint"]).describe_table(
-        TableName=Visit.Meta.table_name)["Table"]["LatestStreamArn"]
+    assert (
+        api.put(
+            f"/portal/sessions/{visit_id}/response", clinic.token_for("Alex"), json_body={"response": "cancelled"}
+        ).status_code
+        == 200
+    )
+    stream_arn = boto3.client("dynamodb", endpoint_url=aws["endpoint"]).describe_table(TableName=Visit.Meta.table_name)[
+        "Table"
+    ]["LatestStreamArn"]
     streams = boto3.client("dynamodbstreams", endpoint_url=aws["endpoint"])
     shard_id = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
-    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard_id,
-                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
     found = []
     while iterator and not found:
         page = streams.get_records(ShardIterator=iterator)
-        found = [r["dynamodb"]["SequenceNumber"] for r in page["Records"]
-                 if r["eventName"] == "MODIFY" and r["dynamodb"]["Keys"]["visit_id"]["S"] == visit_id]
+        found = [
+            r["dynamodb"]["SequenceNumber"]
+            for r in page["Records"]
+            if r["eventName"] == "MODIFY" and r["dynamodb"]["Keys"]["visit_id"]["S"] == visit_id
+        ]
         iterator = page.get("NextShardIterator") if page["Records"] else None
     (sequence,) = found
     sqs = boto3.client("sqs", endpoint_url=aws["endpoint"])
     queue_url = sqs.create_queue(QueueName=f"email-failures-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"DDBStreamBatchInfo": {
-        "shardId": shard_id, "startSequenceNumber": sequence, "endSequenceNumber": sequence, "batchSize": 1,
-        "streamArn": stream_arn, "approximateArrivalOfFirstRecord": "2026-01-01T10:00:00Z",
-        "approximateArrivalOfLastRecord": "2026-01-01T10:00:00Z"}}))
+    sqs.send_message(
+        QueueUrl=queue_url,
+        MessageBody=json.dumps(
+            {
+                "DDBStreamBatchInfo": {
+                    "shardId": shard_id,
+                    "startSequenceNumber": sequence,
+                    "endSequenceNumber": sequence,
+                    "batchSize": 1,
+                    "streamArn": stream_arn,
+                    "approximateArrivalOfFirstRecord": "2026-01-01T10:00:00Z",
+                    "approximateArrivalOfLastRecord": "2026-01-01T10:00:00Z",
+                }
+            }
+        ),
+    )
     return visit_id, queue_url, sqs
 
 
@@ -164,8 +235,9 @@ def replay(queue_url, answer):
 
     delivered = []
     args = admin_module.parser().parse_args(["replay-failures", "--queue-url", queue_url, "--function-name", "emails"])
-    report = admin_module.replay_failures(args, admin_module.target(args),
-                                          invoke=lambda event: delivered.append(event) or answer)
+    report = admin_module.replay_failures(
+        args, admin_module.target(args), invoke=lambda event: delivered.append(event) or answer
+    )
     return delivered, report
 
 

@@ -1,4 +1,5 @@
 """Every /portal and /clinic request needs a valid Cognito ID token of the right role."""
+
 import base64
 import gzip
 import json
@@ -83,8 +84,21 @@ def forged(token: str, case: str) -> str:
     raise AssertionError(case)
 
 
-@pytest.mark.parametrize("case", ["tampered", "alg none", "another key", "expired", "other audience",
-                                  "other issuer", "access token", "no token_use", "unknown key id", "garbage"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "tampered",
+        "alg none",
+        "another key",
+        "expired",
+        "other audience",
+        "other issuer",
+        "access token",
+        "no token_use",
+        "unknown key id",
+        "garbage",
+    ],
+)
 def test_invalid_tokens_get_401_with_the_error_shape(api, patient_token, case):
     response = api.get("/portal/sessions", forged(patient_token, case))
     assert response.status_code == UNAUTHORIZED
@@ -98,27 +112,42 @@ def test_cognitos_own_access_token_is_refused(api, clinic):
     assert response.status_code == UNAUTHORIZED
 
 
-@pytest.mark.parametrize("path", ["/portal/me", "/portal/sessions", "/clinic/settings", "/clinic/sessions",
-                                  "/clinic/patients"])
+@pytest.mark.parametrize(
+    "path", ["/portal/me", "/portal/sessions", "/clinic/settings", "/clinic/sessions", "/clinic/patients"]
+)
 def test_no_token_gets_401(api, path):
     response = api.get(path)
     assert response.status_code == UNAUTHORIZED
     assert response.data["Code"] == "UnauthorizedError"
 
 
-@pytest.mark.parametrize("method, path", [("GET", "/clinic/settings"), ("PATCH", "/clinic/settings"),
-                                          ("GET", "/clinic/sessions"), ("POST", "/clinic/sessions"),
-                                          ("GET", "/clinic/patients"), ("POST", "/clinic/patients"),
-                                          ("PATCH", "/clinic/sessions/vis_x")])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/clinic/settings"),
+        ("PATCH", "/clinic/settings"),
+        ("GET", "/clinic/sessions"),
+        ("POST", "/clinic/sessions"),
+        ("GET", "/clinic/patients"),
+        ("POST", "/clinic/patients"),
+        ("PATCH", "/clinic/sessions/vis_x"),
+    ],
+)
 def test_patients_get_403_on_clinic_routes(api, patient_token, method, path):
     response = api.call(method, path, patient_token, json_body={})
     assert response.status_code == 403
     assert response.data["Code"] == "ForbiddenError"
 
 
-@pytest.mark.parametrize("method, path", [("GET", "/portal/me"), ("GET", "/portal/sessions"),
-                                          ("PUT", "/portal/sessions/vis_x/response"),
-                                          ("DELETE", "/portal/sessions/vis_x/response")])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/portal/me"),
+        ("GET", "/portal/sessions"),
+        ("PUT", "/portal/sessions/vis_x/response"),
+        ("DELETE", "/portal/sessions/vis_x/response"),
+    ],
+)
 def test_staff_get_403_on_portal_routes(api, clinic, method, path):
     response = api.call(method, path, clinic.staff_token, json_body={"response": "confirmed"})
     assert response.status_code == 403
@@ -129,8 +158,13 @@ def test_the_authorizer_policy_allows_every_route_so_the_gateway_cache_cannot_lo
     import app as app_module
 
     answer = app_module.cognito_id_token(
-        {"type": "TOKEN", "authorizationToken": f"Bearer {patient_token}",
-         "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abc123/api/GET/portal/me"}, {})
+        {
+            "type": "TOKEN",
+            "authorizationToken": f"Bearer {patient_token}",
+            "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abc123/api/GET/portal/me",
+        },
+        {},
+    )
 
     statement = answer["policyDocument"]["Statement"][0]
     assert statement["Effect"] == "Allow"
@@ -163,7 +197,9 @@ def test_login_with_wrong_password_and_unknown_user_read_the_same(api, clinic):
 
 
 def test_login_returns_the_tokens_of_the_contract(api, clinic):
-    response = api.post("/auth/login", json_body={"username": clinic.email_of("Alex"), "password": "Test-Password-2026!"})
+    response = api.post(
+        "/auth/login", json_body={"username": clinic.email_of("Alex"), "password": "Test-Password-2026!"}
+    )
     assert response.status_code == 200
     assert set(response.data) == {"id_token", "access_token", "refresh_token", "expires_in", "token_type"}
     assert response.data["token_type"] == "Bearer"
@@ -183,22 +219,35 @@ def test_refresh_with_a_bad_token_is_401(api):
 
 
 def test_an_invited_patient_sets_a_password_then_gets_tokens(api, clinic):
-    created = api.post("/clinic/patients", clinic.staff_token,
-                       json_body={"name": "Robin Invitee", "email": f"robin.{clinic.clinic_id}@tests.example"})
+    created = api.post(
+        "/clinic/patients",
+        clinic.staff_token,
+        json_body={"name": "Robin Invitee", "email": f"robin.{clinic.clinic_id}@tests.example"},
+    )
     assert created.status_code == 201
     from chalicelib import aws, config
 
-    aws.cognito().admin_set_user_password(UserPoolId=config.settings().user_pool_id,
-                                          Username=f"robin.{clinic.clinic_id}@tests.example",
-                                          Password="Temp-Password-2026!", Permanent=False)
-    first = api.post("/auth/login", json_body={"username": f"robin.{clinic.clinic_id}@tests.example",
-                                               "password": "Temp-Password-2026!"})
+    aws.cognito().admin_set_user_password(
+        UserPoolId=config.settings().user_pool_id,
+        Username=f"robin.{clinic.clinic_id}@tests.example",
+        Password="Temp-Password-2026!",
+        Permanent=False,
+    )
+    first = api.post(
+        "/auth/login",
+        json_body={"username": f"robin.{clinic.clinic_id}@tests.example", "password": "Temp-Password-2026!"},
+    )
     assert first.status_code == 200
     assert first.data["challenge"] == "NEW_PASSWORD_REQUIRED"
 
-    done = api.post("/auth/new-password", json_body={"username": f"robin.{clinic.clinic_id}@tests.example",
-                                                     "session": first.data["session"],
-                                                     "new_password": "Robins-Own-Pass-2026!"})
+    done = api.post(
+        "/auth/new-password",
+        json_body={
+            "username": f"robin.{clinic.clinic_id}@tests.example",
+            "session": first.data["session"],
+            "new_password": "Robins-Own-Pass-2026!",
+        },
+    )
     assert done.status_code == 200
     me = api.get("/portal/me", done.data["id_token"])
     assert me.status_code == 200

@@ -1,4 +1,5 @@
 """Bad input on every route gets a clear 400 in the error shape, and changes nothing."""
+
 import json
 
 import pytest
@@ -18,10 +19,13 @@ def everything_stored(world):
     from chalicelib.models import Clinic, Patient, Visit
 
     clinic = Clinic.get(world.clinic_id, consistent_read=True).attribute_values
-    patients = sorted(json.dumps(p.attribute_values, sort_keys=True, default=str)
-                      for p in Patient.by_clinic.query(world.clinic_id))
-    visits = sorted(json.dumps(v.attribute_values, sort_keys=True, default=str)
-                    for v in Visit.by_clinic_start.query(world.clinic_id))
+    patients = sorted(
+        json.dumps(p.attribute_values, sort_keys=True, default=str) for p in Patient.by_clinic.query(world.clinic_id)
+    )
+    visits = sorted(
+        json.dumps(v.attribute_values, sort_keys=True, default=str)
+        for v in Visit.by_clinic_start.query(world.clinic_id)
+    )
     return json.dumps(clinic, sort_keys=True, default=str), patients, visits
 
 
@@ -55,21 +59,54 @@ def test_malformed_or_non_object_json_is_400_everywhere(api, world, raw):
 
 
 BAD_BODIES = {
-    "/auth/login": [{}, {"username": "a"}, {"username": 5, "password": "x"}, {"username": "a", "password": ""},
-                    {"username": "a", "password": "x" * 300}, {"username": "a", "password": "b", "extra": 1}],
+    "/auth/login": [
+        {},
+        {"username": "a"},
+        {"username": 5, "password": "x"},
+        {"username": "a", "password": ""},
+        {"username": "a", "password": "x" * 300},
+        {"username": "a", "password": "b", "extra": 1},
+    ],
     "/auth/new-password": [{"username": "a", "session": "s"}, {"username": "a", "session": 1, "new_password": "x"}],
     "/auth/refresh": [{}, {"refresh_token": 12}, {"refresh_token": ""}, {"refresh_token": "x" * 9000}],
-    "response": [{}, {"response": "maybe"}, {"response": "CONFIRMED"}, {"response": None}, {"response": 1},
-                 {"response": ["confirmed"]}, {"response": "cancelled", "reason": "x" * 501},
-                 {"response": "cancelled", "reason": 7}, {"response": "confirmed", "reason": "why"},
-                 {"response": "cancelled", "note": "x"}],
-    "/clinic/settings": [{"cancel_cutoff_hours": "24"}, {"cancel_cutoff_hours": True}, {"timezone": "EST5EDT!"},
-                         {"admin_email": "a@b"}, {"phone": "1" * 51}, {"cancel_notice": "x" * 2001},
-                         {"name": "Line\nbreak"}, {"session_classes": "Individual therapy"}],
-    "/clinic/patients": [{}, {"name": "A"}, {"name": "A", "email": "nope"}, {"name": "x" * 201, "email": "a@b.co"},
-                         {"name": "\u0000", "email": "a@b.co"}],
-    "visit patch": [{}, {"date": "2026-1-1"}, {"start_time": "noon"}, {"completed": 1},
-                    {"duration_minutes": 4}, {"provider": ""}, {"session_class": 3}],
+    "response": [
+        {},
+        {"response": "maybe"},
+        {"response": "CONFIRMED"},
+        {"response": None},
+        {"response": 1},
+        {"response": ["confirmed"]},
+        {"response": "cancelled", "reason": "x" * 501},
+        {"response": "cancelled", "reason": 7},
+        {"response": "confirmed", "reason": "why"},
+        {"response": "cancelled", "note": "x"},
+    ],
+    "/clinic/settings": [
+        {"cancel_cutoff_hours": "24"},
+        {"cancel_cutoff_hours": True},
+        {"timezone": "EST5EDT!"},
+        {"admin_email": "a@b"},
+        {"phone": "1" * 51},
+        {"cancel_notice": "x" * 2001},
+        {"name": "Line\nbreak"},
+        {"session_classes": "Individual therapy"},
+    ],
+    "/clinic/patients": [
+        {},
+        {"name": "A"},
+        {"name": "A", "email": "nope"},
+        {"name": "x" * 201, "email": "a@b.co"},
+        {"name": "\u0000", "email": "a@b.co"},
+    ],
+    "visit patch": [
+        {},
+        {"date": "2026-1-1"},
+        {"start_time": "noon"},
+        {"completed": 1},
+        {"duration_minutes": 4},
+        {"provider": ""},
+        {"session_class": 3},
+    ],
 }
 
 
@@ -89,8 +126,17 @@ def test_wrong_types_unknown_values_and_oversized_strings_are_400(api, world, ro
 
 
 @pytest.mark.parametrize("path", ["/portal/sessions", "/clinic/sessions"])
-@pytest.mark.parametrize("query", ["from=2026-13-01", "to=yesterday", "from=2026-12-02&to=2026-12-01",
-                                   "from=2026-01-01&to=2027-01-03", "from=%00", "to=2026-02-29"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "from=2026-13-01",
+        "to=yesterday",
+        "from=2026-12-02&to=2026-12-01",
+        "from=2026-01-01&to=2027-01-03",
+        "from=%00",
+        "to=2026-02-29",
+    ],
+)
 def test_bad_dates_and_ranges_are_400(api, world, path, query):
     token = world.token_for("Alex") if path.startswith("/portal") else world.staff_token
     assert_bad_request(api.get(f"{path}?{query}", token))

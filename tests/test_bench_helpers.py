@@ -1,6 +1,7 @@
 """The bench's own instruments (`make bench` itself is not run by the suite): the request
 counter sees every client's calls and reads items from responses, replay answers without
 the emulator, stream events have Lambda's shape, and budgets are judged as documented."""
+
 import uuid
 
 import boto3
@@ -71,9 +72,11 @@ def test_replay_answers_from_the_recorded_response_without_asking_the_emulator(a
         with replay.recording():
             before = client.list_tables()["TableNames"]
         _dynamodb(aws).create_table(
-            TableName=f"bench-replay-{uuid.uuid4().hex[:8]}", BillingMode="PAY_PER_REQUEST",
+            TableName=f"bench-replay-{uuid.uuid4().hex[:8]}",
+            BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}])
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        )
         with replay.replaying():
             replayed = client.list_tables()["TableNames"]
         assert replayed == before
@@ -85,9 +88,18 @@ def test_replay_answers_from_the_recorded_response_without_asking_the_emulator(a
 def _visit(number: int):
     from chalicelib.models import Visit
 
-    return Visit("pat_bench_test", f"vis_bench_test_{number}", clinic_id="cln_bench_test", patient_name="Ari",
-                 starts_at="2030-01-02T15:00:00Z", duration_minutes=50, provider="Dr. Maya Patel",
-                 location="Room 2", session_class="Individual therapy", completed=False)
+    return Visit(
+        "pat_bench_test",
+        f"vis_bench_test_{number}",
+        clinic_id="cln_bench_test",
+        patient_name="Ari",
+        starts_at="2030-01-02T15:00:00Z",
+        duration_minutes=50,
+        provider="Dr. Maya Patel",
+        location="Room 2",
+        session_class="Individual therapy",
+        completed=False,
+    )
 
 
 def test_stream_record_reads_back_through_chalice_as_a_patient_cancel():
@@ -95,8 +107,16 @@ def test_stream_record_reads_back_through_chalice_as_a_patient_cancel():
 
     from chalicelib.models import Visit
 
-    event = {"Records": [stream.record(*stream.patient_cancels(_visit(1), "2030-01-01T10:00:00Z"),
-                                       "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x", "us-east-1", 7)]}
+    event = {
+        "Records": [
+            stream.record(
+                *stream.patient_cancels(_visit(1), "2030-01-01T10:00:00Z"),
+                "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x",
+                "us-east-1",
+                7,
+            )
+        ]
+    }
     (parsed,) = list(DynamoDBEvent(event, context=None))
     new, old = Visit.from_raw_data(parsed.new_image), Visit.from_raw_data(parsed.old_image)
     assert parsed.event_name == "MODIFY"
@@ -115,19 +135,24 @@ def test_stream_measure_counts_requests_and_emails_of_a_handler(aws, counter):
     fake = Chalice(app_name="bench-stream-test")
     ses = boto3.client("ses", endpoint_url=aws["endpoint"], region_name="us-east-1")
 
-    @fake.on_dynamodb_record(stream_arn="arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x",
-                             name=stream.HANDLER)
+    @fake.on_dynamodb_record(stream_arn="arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x", name=stream.HANDLER)
     def clinic_emails(event):
         for record in event:
             if Visit.from_raw_data(record.new_image).response_changed_by == "patient":
-                ses.send_email(Source=aws["SENDER_EMAIL"], Destination={"ToAddresses": ["clinic@tests.example"]},
-                               Message={"Subject": {"Data": "Cancellation request: Ari"},
-                                        "Body": {"Text": {"Data": "Ari cancelled."}}})
+                ses.send_email(
+                    Source=aws["SENDER_EMAIL"],
+                    Destination={"ToAddresses": ["clinic@tests.example"]},
+                    Message={
+                        "Subject": {"Data": "Cancellation request: Ari"},
+                        "Body": {"Text": {"Data": "Ari cancelled."}},
+                    },
+                )
 
     assert stream.has_stream_handler(fake)
     with Client(fake, stage_name="test", project_dir=str(run.ROOT)) as client:
-        figures = stream.measure(client, counter, [_visit(n) for n in range(13)], "arn:x", "us-east-1",
-                                 "2030-01-01T10:00:00Z")
+        figures = stream.measure(
+            client, counter, [_visit(n) for n in range(13)], "arn:x", "us-east-1", "2030-01-01T10:00:00Z"
+        )
     assert figures["stream_idle_requests"] == 0
     assert figures["emails_sent"] == figures["emails_expected"] == 12
     assert figures["emails_per_s"] > 0
@@ -138,9 +163,18 @@ def test_stream_handler_is_detected_only_when_the_app_registers_it(app):
 
 
 def _figures(**changes):
-    figures = {"list_requests": 2, "respond_requests": 2, "scans": 0, "read_amplification": 1.0,
-               "jwks_fetches_warm": 0, "stream_idle_requests": None, "overhead_ratio": 1.5, "import_ratio": 1.6,
-               "emails_per_s": None, "stream_measured": False}
+    figures = {
+        "list_requests": 2,
+        "respond_requests": 2,
+        "scans": 0,
+        "read_amplification": 1.0,
+        "jwks_fetches_warm": 0,
+        "stream_idle_requests": None,
+        "overhead_ratio": 1.5,
+        "import_ratio": 1.6,
+        "emails_per_s": None,
+        "stream_measured": False,
+    }
     figures.update(changes)
     return figures
 
@@ -152,15 +186,24 @@ def test_a_build_without_the_stream_handler_fails():
 
 
 def test_a_figure_over_its_budget_fails():
-    _, failed = run.judge(_figures(list_requests=3, overhead_ratio=2.01, stream_measured=True,
-                                   stream_idle_requests=0, emails_per_s=40.0, emails_sent=30,
-                                   emails_expected=30))
+    _, failed = run.judge(
+        _figures(
+            list_requests=3,
+            overhead_ratio=2.01,
+            stream_measured=True,
+            stream_idle_requests=0,
+            emails_per_s=40.0,
+            emails_sent=30,
+            emails_expected=30,
+        )
+    )
     assert failed == ["list_requests", "overhead_ratio"]
 
 
 def test_a_stream_handler_that_sends_the_wrong_number_of_emails_fails():
-    figures = _figures(stream_measured=True, stream_idle_requests=0, emails_per_s=40.0, emails_sent=29,
-                       emails_expected=30)
+    figures = _figures(
+        stream_measured=True, stream_idle_requests=0, emails_per_s=40.0, emails_sent=29, emails_expected=30
+    )
     _, failed = run.judge(figures)
     assert failed == ["emails_per_s"]
 

@@ -1,4 +1,5 @@
 """What clinic staff do: settings, patients and the schedule, through the HTTP API."""
+
 from datetime import date, timedelta
 
 import pytest
@@ -7,9 +8,15 @@ DAY = timedelta(days=1)
 
 
 def new_visit(world, **changes):
-    body = {"patient_id": world.patients["Alex"], "date": (date.today() + 10 * DAY).isoformat(),
-            "start_time": "09:30", "duration_minutes": 50, "provider": "Dr. Maya Patel",
-            "location": "Room 2", "session_class": "Individual therapy"}
+    body = {
+        "patient_id": world.patients["Alex"],
+        "date": (date.today() + 10 * DAY).isoformat(),
+        "start_time": "09:30",
+        "duration_minutes": 50,
+        "provider": "Dr. Maya Patel",
+        "location": "Room 2",
+        "session_class": "Individual therapy",
+    }
     body.update(changes)
     return body
 
@@ -20,14 +27,30 @@ def test_settings_show_everything_the_clinic_configures(api, clinic):
     assert response.data["name"] == "Test Family Therapy"
     assert response.data["admin_email"] == f"frontdesk.{clinic.clinic_id}@tests.example"
     assert response.data["session_classes"][2] == {"name": "Cancelled by client", "cancelled": True}
-    assert set(response.data) == {"name", "timezone", "phone", "admin_email", "patient_cancel_enabled",
-                                  "cancel_cutoff_hours", "cancel_notice", "session_classes"}
+    assert set(response.data) == {
+        "name",
+        "timezone",
+        "phone",
+        "admin_email",
+        "patient_cancel_enabled",
+        "cancel_cutoff_hours",
+        "cancel_notice",
+        "session_classes",
+    }
 
 
 def test_patching_settings_changes_only_what_was_sent(api, clinic):
-    response = api.patch("/clinic/settings", clinic.staff_token, json_body={
-        "patient_cancel_enabled": False, "cancel_cutoff_hours": 24, "timezone": "America/Chicago",
-        "admin_email": "Desk@Example.org", "cancel_notice": "Call us, please."})
+    response = api.patch(
+        "/clinic/settings",
+        clinic.staff_token,
+        json_body={
+            "patient_cancel_enabled": False,
+            "cancel_cutoff_hours": 24,
+            "timezone": "America/Chicago",
+            "admin_email": "Desk@Example.org",
+            "cancel_notice": "Call us, please.",
+        },
+    )
     assert response.status_code == 200
     assert response.data["patient_cancel_enabled"] is False
     assert response.data["cancel_cutoff_hours"] == 24
@@ -44,21 +67,24 @@ def test_turning_off_patient_cancellation_removes_cancel_from_the_patients_actio
     assert listing["sessions"][0]["actions"] == ["confirm"]
 
 
-@pytest.mark.parametrize("patch", [
-    {"admin_email": "not-an-email"},
-    {"timezone": "Mars/Olympus"},
-    {"cancel_cutoff_hours": 169},
-    {"cancel_cutoff_hours": -1},
-    {"cancel_cutoff_hours": 2.5},
-    {"patient_cancel_enabled": "yes"},
-    {"session_classes": [{"name": "A", "cancelled": False}, {"name": "a", "cancelled": True}]},
-    {"session_classes": [{"name": "Cancelled", "cancelled": True}]},
-    {"session_classes": []},
-    {"session_classes": [{"name": "A"}]},
-    {"name": ""},
-    {"colour": "blue"},
-    {},
-])
+@pytest.mark.parametrize(
+    "patch",
+    [
+        {"admin_email": "not-an-email"},
+        {"timezone": "Mars/Olympus"},
+        {"cancel_cutoff_hours": 169},
+        {"cancel_cutoff_hours": -1},
+        {"cancel_cutoff_hours": 2.5},
+        {"patient_cancel_enabled": "yes"},
+        {"session_classes": [{"name": "A", "cancelled": False}, {"name": "a", "cancelled": True}]},
+        {"session_classes": [{"name": "Cancelled", "cancelled": True}]},
+        {"session_classes": []},
+        {"session_classes": [{"name": "A"}]},
+        {"name": ""},
+        {"colour": "blue"},
+        {},
+    ],
+)
 def test_invalid_settings_are_400_and_change_nothing(api, clinic, patch):
     before = api.get("/clinic/settings", clinic.staff_token).data
     response = api.patch("/clinic/settings", clinic.staff_token, json_body=patch)
@@ -69,8 +95,16 @@ def test_invalid_settings_are_400_and_change_nothing(api, clinic, patch):
 
 def test_a_session_class_still_used_by_visits_cannot_be_removed(api, clinic):
     clinic.add_visit("Alex", session_class="Family therapy")
-    response = api.patch("/clinic/settings", clinic.staff_token, json_body={"session_classes": [
-        {"name": "Individual therapy", "cancelled": False}, {"name": "Cancelled by client", "cancelled": True}]})
+    response = api.patch(
+        "/clinic/settings",
+        clinic.staff_token,
+        json_body={
+            "session_classes": [
+                {"name": "Individual therapy", "cancelled": False},
+                {"name": "Cancelled by client", "cancelled": True},
+            ]
+        },
+    )
     assert response.status_code == 409
     assert "Family therapy" in response.data["Message"]
     assert len(api.get("/clinic/settings", clinic.staff_token).data["session_classes"]) == 4
@@ -78,8 +112,11 @@ def test_a_session_class_still_used_by_visits_cannot_be_removed(api, clinic):
 
 def test_unused_session_classes_can_be_removed_and_added(api, clinic):
     clinic.add_visit("Alex", session_class="Individual therapy")
-    classes = [{"name": "Individual therapy", "cancelled": False}, {"name": "Couples therapy", "cancelled": False},
-               {"name": "No-show", "cancelled": True}]
+    classes = [
+        {"name": "Individual therapy", "cancelled": False},
+        {"name": "Couples therapy", "cancelled": False},
+        {"name": "No-show", "cancelled": True},
+    ]
     response = api.patch("/clinic/settings", clinic.staff_token, json_body={"session_classes": classes})
     assert response.status_code == 200
     assert response.data["session_classes"] == classes
@@ -104,8 +141,9 @@ def test_staff_add_a_patient_who_gets_a_portal_login(api, clinic):
 
 
 def test_adding_a_patient_whose_email_has_a_login_is_409(api, clinic):
-    response = api.post("/clinic/patients", clinic.staff_token,
-                        json_body={"name": "Alex Again", "email": clinic.email_of("Alex")})
+    response = api.post(
+        "/clinic/patients", clinic.staff_token, json_body={"name": "Alex Again", "email": clinic.email_of("Alex")}
+    )
     assert response.status_code == 409
     assert [p["name"] for p in api.get("/clinic/patients", clinic.staff_token).data["patients"]] == ["Alex"]
 
@@ -124,18 +162,21 @@ def test_staff_schedule_a_visit_the_patient_then_sees(api, clinic):
     assert clinic.stored_visit("Alex", response.data["id"]).starts_at.endswith(":30:00Z")
 
 
-@pytest.mark.parametrize("changes, status", [
-    ({"session_class": "Yoga"}, 400),
-    ({"patient_id": "pat_nobody"}, 404),
-    ({"date": "2026-02-30"}, 400),
-    ({"start_time": "25:00"}, 400),
-    ({"start_time": "9:30"}, 400),
-    ({"duration_minutes": 0}, 400),
-    ({"duration_minutes": "50"}, 400),
-    ({"provider": "x" * 201}, 400),
-    ({"location": None}, 400),
-    ({"extra": 1}, 400),
-])
+@pytest.mark.parametrize(
+    "changes, status",
+    [
+        ({"session_class": "Yoga"}, 400),
+        ({"patient_id": "pat_nobody"}, 404),
+        ({"date": "2026-02-30"}, 400),
+        ({"start_time": "25:00"}, 400),
+        ({"start_time": "9:30"}, 400),
+        ({"duration_minutes": 0}, 400),
+        ({"duration_minutes": "50"}, 400),
+        ({"provider": "x" * 201}, 400),
+        ({"location": None}, 400),
+        ({"extra": 1}, 400),
+    ],
+)
 def test_invalid_new_visits_are_refused_and_nothing_is_stored(api, clinic, changes, status):
     response = api.post("/clinic/sessions", clinic.staff_token, json_body=new_visit(clinic, **changes))
     assert response.status_code == status
@@ -155,8 +196,9 @@ def test_staff_list_shows_the_clinic_fields(api, clinic):
 
 def test_moving_a_visit_to_a_cancelled_class_shows_it_cancelled_to_the_patient(api, clinic):
     visit_id = clinic.add_visit("Alex", response="CLIENT_CANCELLED")
-    response = api.patch(f"/clinic/sessions/{visit_id}", clinic.staff_token,
-                         json_body={"session_class": "Cancelled by client"})
+    response = api.patch(
+        f"/clinic/sessions/{visit_id}", clinic.staff_token, json_body={"session_class": "Cancelled by client"}
+    )
     assert response.status_code == 200
     assert response.data["status"] == "cancelled"
     patient_view = api.get("/portal/sessions", clinic.token_for("Alex")).data["sessions"][0]
@@ -166,8 +208,9 @@ def test_moving_a_visit_to_a_cancelled_class_shows_it_cancelled_to_the_patient(a
 def test_moving_a_visit_to_another_time_clears_the_patients_answer(api, clinic):
     visit_id = clinic.add_visit("Alex", response="CLIENT_CONFIRMED")
     new_day = (date.today() + 20 * DAY).isoformat()
-    response = api.patch(f"/clinic/sessions/{visit_id}", clinic.staff_token,
-                         json_body={"date": new_day, "start_time": "16:00"})
+    response = api.patch(
+        f"/clinic/sessions/{visit_id}", clinic.staff_token, json_body={"date": new_day, "start_time": "16:00"}
+    )
     assert response.status_code == 200
     assert (response.data["date"], response.data["start_time"]) == (new_day, "16:00")
     assert response.data["patient_response"] is None
@@ -178,8 +221,11 @@ def test_moving_a_visit_to_another_time_clears_the_patients_answer(api, clinic):
 
 def test_editing_provider_or_location_keeps_the_patients_answer(api, clinic):
     visit_id = clinic.add_visit("Alex", response="CLIENT_CONFIRMED")
-    response = api.patch(f"/clinic/sessions/{visit_id}", clinic.staff_token,
-                         json_body={"provider": "Jordan Lee, LMFT", "location": "Telehealth"})
+    response = api.patch(
+        f"/clinic/sessions/{visit_id}",
+        clinic.staff_token,
+        json_body={"provider": "Jordan Lee, LMFT", "location": "Telehealth"},
+    )
     assert response.status_code == 200
     assert response.data["patient_response"] == "CLIENT_CONFIRMED"
     assert (response.data["provider"], response.data["location"]) == ("Jordan Lee, LMFT", "Telehealth")
@@ -199,8 +245,17 @@ def test_completing_a_visit_that_took_place(api, clinic):
     assert response.data["status"] == "completed"
 
 
-@pytest.mark.parametrize("patch", [{}, {"completed": "yes"}, {"session_class": "Yoga"}, {"patient_id": "pat_x"},
-                                   {"date": "tomorrow"}, {"duration_minutes": 721}])
+@pytest.mark.parametrize(
+    "patch",
+    [
+        {},
+        {"completed": "yes"},
+        {"session_class": "Yoga"},
+        {"patient_id": "pat_x"},
+        {"date": "tomorrow"},
+        {"duration_minutes": 721},
+    ],
+)
 def test_invalid_visit_changes_are_400_and_change_nothing(api, clinic, patch):
     visit_id = clinic.add_visit("Alex")
     before = clinic.stored_visit("Alex", visit_id).attribute_values

@@ -4,10 +4,11 @@ Each record's images are the visit item read back from DynamoDB before and after
 write (an API call, a staff change, a console-style edit). The outcome asserted is what
 SES received, and the `batchItemFailures` the handler returned.
 """
+
 import itertools
 import json
-import math
 import logging
+import math
 import os
 import time
 import uuid
@@ -23,6 +24,7 @@ _SEQUENCE = itertools.count(1)
 
 
 # --- Building and delivering stream records --------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def dynamodb(aws):
@@ -44,6 +46,7 @@ def snapshot(dynamodb):
 @pytest.fixture
 def changed(snapshot):
     """The stream record of one write: the item before and after `write()`."""
+
     def record_of(world, visit_id, write, patient="Alex"):
         before = snapshot(world, visit_id, patient)
         write()
@@ -80,6 +83,7 @@ def stream_record(old=None, new=None, event_name=None):
 @pytest.fixture
 def deliver(client):
     """Invokes the stream handler with one batch, as the event source mapping does."""
+
     def invoke(*records):
         return client.lambda_.invoke("clinic_emails", {"Records": list(records)}).payload
 
@@ -92,6 +96,7 @@ def sequence_numbers(*records):
 
 # --- Acting as the patient, the staff and the console ----------------------------------
 
+
 def cancel(api, world, visit_id, reason=None, patient="Alex"):
     body = {"response": "cancelled", **({"reason": reason} if reason else {})}
     response = api.put(f"/portal/sessions/{visit_id}/response", world.token_for(patient), json_body=body)
@@ -99,8 +104,9 @@ def cancel(api, world, visit_id, reason=None, patient="Alex"):
 
 
 def confirm(api, world, visit_id, patient="Alex"):
-    response = api.put(f"/portal/sessions/{visit_id}/response", world.token_for(patient),
-                       json_body={"response": "confirmed"})
+    response = api.put(
+        f"/portal/sessions/{visit_id}/response", world.token_for(patient), json_body={"response": "confirmed"}
+    )
     assert response.status_code == 200, response.data
 
 
@@ -126,17 +132,21 @@ def aws_calls(app):
     from chalicelib.models import ALL_MODELS
 
     calls = []
-    clients = [aws.sesv2(), aws.client("dynamodb")] + [model._get_connection().connection.client for model in ALL_MODELS]
+    clients = [aws.sesv2(), aws.client("dynamodb")] + [
+        model._get_connection().connection.client for model in ALL_MODELS
+    ]
     hook_id = f"count-calls-{uuid.uuid4().hex}"
     for aws_client in clients:
-        aws_client.meta.events.register("before-call", lambda event_name, **_: calls.append(event_name),
-                                        unique_id=hook_id)
+        aws_client.meta.events.register(
+            "before-call", lambda event_name, **_: calls.append(event_name), unique_id=hook_id
+        )
     yield calls
     for aws_client in clients:
         aws_client.meta.events.unregister("before-call", unique_id=hook_id)
 
 
 # --- A patient's cancel and un-cancel --------------------------------------------------
+
 
 def test_cancel_by_patient_emails_the_clinic_once(api, clinic, changed, deliver, inbox):
     visit_id = clinic.add_visit("Alex")
@@ -159,7 +169,9 @@ def test_cancel_email_describes_the_visit_in_the_clinics_time_zone(api, make_cli
     tz = ZoneInfo("America/Los_Angeles")
     day = (datetime.now(tz) + 10 * DAY).date()
     starts = datetime(day.year, day.month, day.day, 9, 0, tzinfo=tz)
-    console_edit(world, visit_id, Visit.starts_at.set(starts.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")))
+    console_edit(
+        world, visit_id, Visit.starts_at.set(starts.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    )
     record = changed(world, visit_id, lambda: cancel(api, world, visit_id, reason="Family trip that week."))
 
     deliver(record)
@@ -178,7 +190,8 @@ def test_cancel_email_describes_the_visit_in_the_clinics_time_zone(api, make_cli
 
 
 def test_uncancel_by_patient_emails_the_clinic_once_with_the_reason_they_had_given(
-        api, clinic, changed, deliver, inbox):
+    api, clinic, changed, deliver, inbox
+):
     visit_id = clinic.add_visit("Alex")
     cancel(api, clinic, visit_id, reason="Car trouble")
     record = changed(clinic, visit_id, lambda: change_answer(api, clinic, visit_id))
@@ -232,6 +245,7 @@ def test_html_injection_in_patient_name_and_reason_arrives_escaped(api, clinic, 
 
 # --- Everything else emails no one, and costs no AWS call ------------------------------
 
+
 def _confirm(api, world, visit_id, changed):
     return changed(world, visit_id, lambda: confirm(api, world, visit_id))
 
@@ -255,7 +269,9 @@ def _staff_move_a_pending_cancel_to_a_cancelled_class(api, world, visit_id, chan
 def _console_sets_cancelled_without_a_patient(api, world, visit_id, changed):
     from chalicelib.models import Visit
 
-    return changed(world, visit_id, lambda: console_edit(world, visit_id, Visit.patient_response.set("CLIENT_CANCELLED")))
+    return changed(
+        world, visit_id, lambda: console_edit(world, visit_id, Visit.patient_response.set("CLIENT_CANCELLED"))
+    )
 
 
 def _console_removes_a_patients_cancel(api, world, visit_id, changed):
@@ -288,19 +304,24 @@ def _item(world, visit_id):
     return Visit.get(world.patients["Alex"], visit_id, consistent_read=True).serialize()
 
 
-@pytest.mark.parametrize("make_record", [
-    _confirm,
-    _remove_confirmation,
-    _staff_move_a_pending_cancel,
-    _staff_move_a_pending_cancel_to_a_cancelled_class,
-    _console_sets_cancelled_without_a_patient,
-    _console_removes_a_patients_cancel,
-    _console_edits_another_field_of_a_pending_cancel,
-    _insert_of_a_cancelled_visit,
-    _remove_of_a_cancelled_visit,
-], ids=lambda f: f.__name__.strip("_").replace("_", " "))
+@pytest.mark.parametrize(
+    "make_record",
+    [
+        _confirm,
+        _remove_confirmation,
+        _staff_move_a_pending_cancel,
+        _staff_move_a_pending_cancel_to_a_cancelled_class,
+        _console_sets_cancelled_without_a_patient,
+        _console_removes_a_patients_cancel,
+        _console_edits_another_field_of_a_pending_cancel,
+        _insert_of_a_cancelled_visit,
+        _remove_of_a_cancelled_visit,
+    ],
+    ids=lambda f: f.__name__.strip("_").replace("_", " "),
+)
 def test_a_change_that_is_no_patient_cancel_or_uncancel_emails_no_one_and_calls_no_aws(
-        make_record, api, clinic, changed, deliver, inbox, aws_calls):
+    make_record, api, clinic, changed, deliver, inbox, aws_calls
+):
     record = make_record(api, clinic, clinic.add_visit("Alex"), changed)
     aws_calls.clear()
 
@@ -311,16 +332,37 @@ def test_a_change_that_is_no_patient_cancel_or_uncancel_emails_no_one_and_calls_
     assert aws_calls == []
 
 
-@pytest.mark.parametrize("old, new", [
-    ({"patient_response": {"S": "CLIENT_CANCELLED"}}, {"patient_response": {"N": "1"},
-                                                       "response_changed_by": {"S": "patient"},
-                                                       "response_change_id": {"S": "chg_console"}}),
-    ({}, {"patient_response": {"S": "CLIENT_CANCELLED"}, "response_changed_by": {"L": [{"S": "patient"}]},
-          "response_change_id": {"S": "chg_console"}}),
-    ({}, {"patient_response": {"S": "CLIENT_CANCELLED"}, "response_changed_by": {"S": "patient"},
-          "response_change_id": {"N": "7"}}),
-    ({}, {}),
-], ids=["response typed as a number", "actor typed as a list", "change id typed as a number", "empty images"])
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        (
+            {"patient_response": {"S": "CLIENT_CANCELLED"}},
+            {
+                "patient_response": {"N": "1"},
+                "response_changed_by": {"S": "patient"},
+                "response_change_id": {"S": "chg_console"},
+            },
+        ),
+        (
+            {},
+            {
+                "patient_response": {"S": "CLIENT_CANCELLED"},
+                "response_changed_by": {"L": [{"S": "patient"}]},
+                "response_change_id": {"S": "chg_console"},
+            },
+        ),
+        (
+            {},
+            {
+                "patient_response": {"S": "CLIENT_CANCELLED"},
+                "response_changed_by": {"S": "patient"},
+                "response_change_id": {"N": "7"},
+            },
+        ),
+        ({}, {}),
+    ],
+    ids=["response typed as a number", "actor typed as a list", "change id typed as a number", "empty images"],
+)
 def test_console_edit_with_odd_values_emails_no_one_and_does_not_fail(old, new, deliver, aws_calls):
     keys = {"patient_id": {"S": "pat_console"}, "visit_id": {"S": "vis_console"}}
 
@@ -331,6 +373,7 @@ def test_console_edit_with_odd_values_emails_no_one_and_does_not_fail(old, new, 
 
 
 # --- Exactly once, and never lost silently ---------------------------------------------
+
 
 def test_same_batch_delivered_three_times_sends_one_email_per_action(api, clinic, changed, deliver, inbox):
     visit_id = clinic.add_visit("Alex")
@@ -343,16 +386,19 @@ def test_same_batch_delivered_three_times_sends_one_email_per_action(api, clinic
 
     assert results == [NO_FAILURES] * 3
     assert [email.subject.split(":")[0] for email in inbox(clinic.admin_email)] == [
-        "Cancellation request", "Un-cancellation request"]
+        "Cancellation request",
+        "Un-cancellation request",
+    ]
 
 
 def test_ses_failing_on_the_second_of_three_reports_only_that_record_and_its_retry_sends_only_that_mail(
-        api, make_clinic, changed, deliver, inbox, ses_refuses):
+    api, make_clinic, changed, deliver, inbox, ses_refuses
+):
     worlds = [make_clinic() for _ in range(3)]
     batch = []
     for world in worlds:
         visit_id = world.add_visit("Alex")
-        batch.append(changed(world, visit_id, lambda: cancel(api, world, visit_id)))
+        batch.append(changed(world, visit_id, lambda world=world, visit_id=visit_id: cancel(api, world, visit_id)))
     ses_refuses[worlds[1].admin_email] = math.inf
 
     first = deliver(*batch)
@@ -368,7 +414,8 @@ def test_ses_failing_on_the_second_of_three_reports_only_that_record_and_its_ret
 
 
 def test_clinic_without_admin_email_is_logged_and_counted_not_retried(
-        api, make_clinic, changed, deliver, inbox, caplog, capsys):
+    api, make_clinic, changed, deliver, inbox, caplog, capsys
+):
     world = make_clinic(admin_email="")
     visit_id = world.add_visit("Alex")
     record = changed(world, visit_id, lambda: cancel(api, world, visit_id))

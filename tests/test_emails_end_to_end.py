@@ -1,5 +1,6 @@
 """End to end on the emulator, as in `make run`: API call → DynamoDB stream → the local poller →
 the Lambda handler → SES."""
+
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -13,16 +14,23 @@ from local.stream_poller import FUNCTION_NAME, StreamPoller
 def poller(app, aws):
     """The poller of `make run`, from the stream's end (earlier tests' records are not ours)."""
     printed = []
-    running = StreamPoller(app.handler_map[FUNCTION_NAME], aws["VISITS_STREAM_ARN"], aws["endpoint"],
-                           start_at="LATEST", poll_seconds=0.05, first_backoff_seconds=0.05,
-                           on_email=printed.append).start()
+    running = StreamPoller(
+        app.handler_map[FUNCTION_NAME],
+        aws["VISITS_STREAM_ARN"],
+        aws["endpoint"],
+        start_at="LATEST",
+        poll_seconds=0.05,
+        first_backoff_seconds=0.05,
+        on_email=printed.append,
+    ).start()
     yield SimpleNamespace(wait_until_idle=running.wait_until_idle, printed=printed)
     running.stop()
 
 
 def answer(api, world, visit_id, response, **extra):
-    reply = api.put(f"/portal/sessions/{visit_id}/response", world.token_for("Alex"),
-                    json_body={"response": response, **extra})
+    reply = api.put(
+        f"/portal/sessions/{visit_id}/response", world.token_for("Alex"), json_body={"response": response, **extra}
+    )
     assert reply.status_code == 200, reply.data
 
 
@@ -32,7 +40,8 @@ def change(api, world, visit_id):
 
 
 def test_each_patient_cancel_and_uncancel_reaches_the_clinic_inbox_once_in_order_and_nothing_else(
-        api, clinic, poller, inbox):
+    api, clinic, poller, inbox
+):
     first, second = clinic.add_visit("Alex"), clinic.add_visit("Alex")
     later = (datetime.now(ZoneInfo("America/New_York")) + timedelta(days=20)).date().isoformat()
 
@@ -48,7 +57,10 @@ def test_each_patient_cancel_and_uncancel_reaches_the_clinic_inbox_once_in_order
     assert poller.wait_until_idle(timeout=15)
     emails = inbox(clinic.admin_email)
     assert [email.subject.split(":")[0] for email in emails] == [
-        "Cancellation request", "Un-cancellation request", "Cancellation request"]
+        "Cancellation request",
+        "Un-cancellation request",
+        "Cancellation request",
+    ]
     assert "Sick" in emails[0].text and "Sick" in emails[1].text
     assert poller.printed == emails
 

@@ -9,6 +9,7 @@ Bounded and reproducible: a fixed seed, `FUZZ_MAX_EXAMPLES` generated cases per 
 phase, and with `CI` set, derandomized generation and no example database. For a deeper run:
 `FUZZ_MAX_EXAMPLES=500 FUZZ_SEED=$RANDOM .venv/bin/python -m pytest tests/test_fuzz.py`.
 """
+
 import os
 import warnings
 from dataclasses import dataclass
@@ -40,8 +41,13 @@ MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "100"))
 STATEFUL_SCENARIOS = int(os.environ.get("FUZZ_STATEFUL_SCENARIOS", "25"))
 IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          ignored_auth]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    ignored_auth,
+]
 
 schema = schemathesis.openapi.from_path(SPEC_PATH)
 schema.config.seed = SEED
@@ -94,9 +100,13 @@ def _log_in(url: str, username: str, password: str) -> dict:
 # --- Auth on every protected operation ----------------------------------------------------
 
 SPEC = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
-PROTECTED = [(path, method.upper()) for path, item in SPEC["paths"].items() for method in item
-             if method in {"get", "put", "post", "patch", "delete"}
-             and (path.startswith("/portal/") or path.startswith("/clinic/"))]
+PROTECTED = [
+    (path, method.upper())
+    for path, item in SPEC["paths"].items()
+    for method in item
+    if method in {"get", "put", "post", "patch", "delete"}
+    and (path.startswith("/portal/") or path.startswith("/clinic/"))
+]
 BAD_TOKENS = ["none", "empty bearer", "garbage", "another key", "access token"]
 
 
@@ -140,8 +150,9 @@ def _assert_error(response, status: int, code: str) -> None:
 @pytest.mark.parametrize("path, method", PROTECTED)
 def test_protected_operations_refuse_a_missing_or_invalid_token_with_401(stack, path, method, kind):
     url_path, body = _request_for(path, method)
-    response = requests.request(method, stack.url + url_path, json=body, headers=_bad_authorization(stack, kind),
-                                timeout=10)
+    response = requests.request(
+        method, stack.url + url_path, json=body, headers=_bad_authorization(stack, kind), timeout=10
+    )
     _assert_error(response, 401, "UnauthorizedError")
 
 
@@ -149,8 +160,9 @@ def test_protected_operations_refuse_a_missing_or_invalid_token_with_401(stack, 
 def test_protected_operations_refuse_the_other_roles_token_with_403(stack, path, method):
     url_path, body = _request_for(path, method)
     other_role = stack.staff_token if path.startswith("/portal/") else stack.patient_token
-    response = requests.request(method, stack.url + url_path, json=body,
-                                headers={"Authorization": f"Bearer {other_role}"}, timeout=10)
+    response = requests.request(
+        method, stack.url + url_path, json=body, headers={"Authorization": f"Bearer {other_role}"}, timeout=10
+    )
     _assert_error(response, 403, "ForbiddenError")
 
 
@@ -186,10 +198,17 @@ def _run_flows(stack, operations):
     try:
         # Generation only, as Schemathesis' own runner does: replaying a scenario against a server
         # whose data it changed cannot give the same responses, so shrinking would only be noise.
-        Flow.run(settings=hypothesis.settings(
-            max_examples=STATEFUL_SCENARIOS, stateful_step_count=6, deadline=None, derandomize=IN_CI,
-            database=None, phases=[hypothesis.Phase.generate], suppress_health_check=list(hypothesis.HealthCheck),
-        ))
+        Flow.run(
+            settings=hypothesis.settings(
+                max_examples=STATEFUL_SCENARIOS,
+                stateful_step_count=6,
+                deadline=None,
+                derandomize=IN_CI,
+                database=None,
+                phases=[hypothesis.Phase.generate],
+                suppress_health_check=list(hypothesis.HealthCheck),
+            )
+        )
     except hypothesis.errors.FlakyStrategyDefinition as error:
         # The same choices met different data (a patient created in one scenario makes the next
         # scenario's create a 409), so Hypothesis stops choosing. That is not an answer outside the
@@ -206,6 +225,7 @@ def test_staff_flows_create_schedule_and_change_visits_stay_within_the_descripti
 
 
 # --- Every operation, positive and negative inputs (last: it changes the clinic's settings) --
+
 
 @schema.parametrize()
 def test_the_api_answers_every_input_as_described(case, stack):

@@ -1,5 +1,6 @@
 """Two clinics, several patients: nobody reads or changes what is not theirs, and "not yours"
 reads exactly like "not there"."""
+
 import pytest
 
 
@@ -29,10 +30,12 @@ def test_another_patients_visit_reads_like_a_missing_one(api, two_clinics, targe
     token = first.token_for("Alex")
 
     for method in ("PUT", "DELETE"):
-        theirs = api.call(method, f"/portal/sessions/{visits[target]}/response", token,
-                          json_body={"response": "cancelled"})
-        missing = api.call(method, "/portal/sessions/vis_0000000000/response", token,
-                           json_body={"response": "cancelled"})
+        theirs = api.call(
+            method, f"/portal/sessions/{visits[target]}/response", token, json_body={"response": "cancelled"}
+        )
+        missing = api.call(
+            method, "/portal/sessions/vis_0000000000/response", token, json_body={"response": "cancelled"}
+        )
         assert theirs.status_code == missing.status_code == 404
         assert theirs.data == missing.data
     assert owner.stored_visit(name, visits[target]).attribute_values == before
@@ -60,8 +63,15 @@ def test_staff_cannot_change_another_clinics_visit(api, two_clinics):
 
 def test_staff_cannot_schedule_a_visit_for_another_clinics_patient(api, two_clinics):
     first, second, _ = two_clinics
-    body = {"patient_id": first.patients["Alex"], "date": "2030-01-07", "start_time": "10:00",
-            "duration_minutes": 50, "provider": "X", "location": "Y", "session_class": "Individual therapy"}
+    body = {
+        "patient_id": first.patients["Alex"],
+        "date": "2030-01-07",
+        "start_time": "10:00",
+        "duration_minutes": 50,
+        "provider": "X",
+        "location": "Y",
+        "session_class": "Individual therapy",
+    }
     response = api.post("/clinic/sessions", second.staff_token, json_body=body)
     assert response.status_code == 404
     assert len(api.get("/portal/sessions", first.token_for("Alex")).data["sessions"]) == 1
@@ -76,6 +86,7 @@ def test_settings_changes_stay_in_their_clinic(api, two_clinics):
 
 def test_the_patient_and_clinic_come_from_the_token_not_the_request(api, two_clinics):
     first, second, visits = two_clinics
-    response = api.get(f"/portal/sessions?patient_id={second.patients['Bea']}&clinic_id={second.clinic_id}",
-                       first.token_for("Alex"))
+    response = api.get(
+        f"/portal/sessions?patient_id={second.patients['Bea']}&clinic_id={second.clinic_id}", first.token_for("Alex")
+    )
     assert [v["id"] for v in response.data["sessions"]] == [visits["alex"]]

@@ -1,4 +1,5 @@
 """The local server (`make run`) answers as the deployed API does, also to requests a browser never sends."""
+
 import http.client
 import json
 import threading

@@ -1,4 +1,5 @@
 """`make run`'s entry point brings up the demo the contract describes, and stops on SIGTERM."""
+
 import json
 import urllib.error
 import urllib.request
@@ -9,9 +10,12 @@ from tests.local_stack import LocalStack, port_is_closed
 
 
 def call(base, method, path, body=None, token=None):
-    request = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None,
-                                     headers={"Content-Type": "application/json",
-                                              **({"Authorization": f"Bearer {token}"} if token else {})})
+    request = urllib.request.Request(
+        base + path,
+        method=method,
+        data=json.dumps(body).encode() if body else None,
+        headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -53,11 +57,14 @@ def test_the_demo_staff_and_second_patient_log_in(local_stack):
     staff = login(base, "staff@demo-clinic.example", "Demo-Staff-2026!")
     settings = call(base, "GET", "/clinic/settings", token=staff)[1]
     assert settings["admin_email"] == "frontdesk@demo-clinic.example"
-    assert [c["name"] for c in settings["session_classes"] if c["cancelled"]] == ["Cancelled by client",
-                                                                                  "Cancelled by clinic"]
+    assert [c["name"] for c in settings["session_classes"] if c["cancelled"]] == [
+        "Cancelled by client",
+        "Cancelled by clinic",
+    ]
     sam = login(base, "sam@demo-clinic.example", "Demo-Patient-2026!")
-    upcoming = [v for v in call(base, "GET", "/portal/sessions", token=sam)[1]["sessions"]
-                if v["status"] == "awaiting_response"]
+    upcoming = [
+        v for v in call(base, "GET", "/portal/sessions", token=sam)[1]["sessions"] if v["status"] == "awaiting_response"
+    ]
     assert len(upcoming) >= 2
 
 

@@ -1,4 +1,5 @@
 """Logs are JSON lines with the request id, and never carry a token or a password."""
+
 import io
 import json
 import logging

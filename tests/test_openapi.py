@@ -4,6 +4,7 @@ The fuzzing in tests/test_fuzz.py checks the running API against the description
 tests check the description: the same routes as Chalice registers, a valid OpenAPI 3.1
 document, and examples that match their own schemas.
 """
+
 import json
 import re
 from pathlib import Path
@@ -56,8 +57,11 @@ def test_the_spec_and_the_chalice_routes_are_the_same_set(app):
 def test_path_parameters_have_the_names_chalice_uses(app):
     for path, method, operation in operations():
         in_path = set(re.findall(r"{(\w+)}", path))
-        declared = {resolve(p)["name"] for p in SPEC["paths"][path].get("parameters", []) + operation.get("parameters", [])
-                    if resolve(p)["in"] == "path"}
+        declared = {
+            resolve(p)["name"]
+            for p in SPEC["paths"][path].get("parameters", []) + operation.get("parameters", [])
+            if resolve(p)["in"] == "path"
+        }
         assert declared == in_path, f"{method} {path}"
 
 
@@ -100,13 +104,18 @@ def test_every_response_has_a_schema_and_an_example():
 
 
 def test_every_request_body_has_an_example():
-    missing = [f"{method} {path}" for path, method, operation in operations() if "requestBody" in operation
-               and not any("example" in c or "examples" in c for c in resolve(operation["requestBody"])["content"].values())]
+    missing = [
+        f"{method} {path}"
+        for path, method, operation in operations()
+        if "requestBody" in operation
+        and not any("example" in c or "examples" in c for c in resolve(operation["requestBody"])["content"].values())
+    ]
     assert missing == []
 
 
 def _examples():
     """(where, schema, example) for every example in the spec: media types, parameters and schemas."""
+
     def media(where, content):
         for media_type, body in content.items():
             schema = body.get("schema", {})

@@ -1,4 +1,5 @@
 """What a patient sees and does in the portal, through the HTTP API."""
+
 import os
 from datetime import date, timedelta
 
@@ -22,7 +23,9 @@ def visit_in(listing, visit_id):
 
 
 def respond(api, world, visit_id, answer, name="Alex", **extra):
-    return api.put(f"/portal/sessions/{visit_id}/response", world.token_for(name), json_body={"response": answer, **extra})
+    return api.put(
+        f"/portal/sessions/{visit_id}/response", world.token_for(name), json_body={"response": answer, **extra}
+    )
 
 
 def change(api, world, visit_id, name="Alex"):
@@ -34,8 +37,14 @@ def test_me_shows_the_patient_and_the_clinic(api, clinic):
     assert response.status_code == 200
     assert response.data == {
         "patient": {"id": clinic.patients["Alex"], "name": "Alex"},
-        "clinic": {"id": clinic.clinic_id, "name": "Test Family Therapy", "timezone": "America/New_York",
-                   "phone": "(555) 010-9999", "patient_cancel_enabled": True, "cancel_cutoff_hours": 0},
+        "clinic": {
+            "id": clinic.clinic_id,
+            "name": "Test Family Therapy",
+            "timezone": "America/New_York",
+            "phone": "(555) 010-9999",
+            "patient_cancel_enabled": True,
+            "cancel_cutoff_hours": 0,
+        },
     }
 
 
@@ -70,11 +79,18 @@ def test_a_visit_shows_date_and_time_in_the_clinics_time_zone(api, make_clinic):
 
     listing = sessions(api, world, **{"from": "2026-12-24", "to": "2026-12-24"})
 
-    assert listing["sessions"] == [{
-        "id": visit_id, "date": "2026-12-24", "start_time": "09:30", "provider": "Jordan Lee, LMFT",
-        "location": "Telehealth", "status": "awaiting_response", "actions": ["confirm", "cancel"],
-        "responded_at": None,
-    }]
+    assert listing["sessions"] == [
+        {
+            "id": visit_id,
+            "date": "2026-12-24",
+            "start_time": "09:30",
+            "provider": "Jordan Lee, LMFT",
+            "location": "Telehealth",
+            "status": "awaiting_response",
+            "actions": ["confirm", "cancel"],
+            "responded_at": None,
+        }
+    ]
 
 
 def test_the_default_range_is_30_days_back_to_90_ahead(api, clinic):
@@ -95,8 +111,11 @@ def test_range_bounds_are_inclusive_local_days(api, clinic):
     last_minute = clinic.add_visit("Alex")
     day_after = clinic.add_visit("Alex")
     # 00:00 and 23:59 on 2027-01-10 in New York, and 00:00 the day after
-    for visit_id, instant in ((first_minute, "2027-01-10T05:00:00Z"), (last_minute, "2027-01-11T04:59:00Z"),
-                              (day_after, "2027-01-11T05:00:00Z")):
+    for visit_id, instant in (
+        (first_minute, "2027-01-10T05:00:00Z"),
+        (last_minute, "2027-01-11T04:59:00Z"),
+        (day_after, "2027-01-11T05:00:00Z"),
+    ):
         clinic.stored_visit("Alex", visit_id).update(actions=[Visit.starts_at.set(instant)])
 
     listing = sessions(api, clinic, **{"from": "2027-01-10", "to": "2027-01-10"})
@@ -135,7 +154,9 @@ def test_confirm_then_change_then_cancel_with_a_reason(api, clinic):
 def test_the_clinics_own_cancel_notice_is_returned(api, clinic):
     clinic.settings(cancel_notice="Thanks. Please also call us at (555) 010-9999.")
     visit_id = clinic.add_visit("Alex")
-    assert respond(api, clinic, visit_id, "cancelled").data["notice"] == "Thanks. Please also call us at (555) 010-9999."
+    assert (
+        respond(api, clinic, visit_id, "cancelled").data["notice"] == "Thanks. Please also call us at (555) 010-9999."
+    )
 
 
 @pytest.mark.parametrize("answer, stored", [("confirmed", "CLIENT_CONFIRMED"), ("cancelled", "CLIENT_CANCELLED")])
@@ -177,17 +198,20 @@ def test_cancel_when_clinic_turned_it_off_is_forbidden(api, make_clinic):
 def test_a_visit_that_is_not_open_refuses_every_change(api, make_clinic, shape):
     world = make_clinic(cancel_cutoff_hours=24)
     kwargs = {
-        "started": dict(starts_in=-timedelta(minutes=5)),
-        "past cutoff": dict(starts_in=timedelta(hours=20)),
-        "completed": dict(starts_in=-timedelta(hours=2), completed=True),
-        "cancelled by clinic": dict(starts_in=3 * DAY, session_class="Cancelled by clinic"),
+        "started": {"starts_in": -timedelta(minutes=5)},
+        "past cutoff": {"starts_in": timedelta(hours=20)},
+        "completed": {"starts_in": -timedelta(hours=2), "completed": True},
+        "cancelled by clinic": {"starts_in": 3 * DAY, "session_class": "Cancelled by clinic"},
     }[shape]
     visit_id = world.add_visit("Alex", response="CLIENT_CONFIRMED", **kwargs)
     before = world.stored_visit("Alex", visit_id).attribute_values
 
     assert visit_in(sessions(api, world), visit_id)["actions"] == []
-    for attempt in (respond(api, world, visit_id, "confirmed"), respond(api, world, visit_id, "cancelled"),
-                    change(api, world, visit_id)):
+    for attempt in (
+        respond(api, world, visit_id, "confirmed"),
+        respond(api, world, visit_id, "cancelled"),
+        change(api, world, visit_id),
+    ):
         assert attempt.status_code == 409
         assert attempt.data["Code"] == "ConflictError"
     assert world.stored_visit("Alex", visit_id).attribute_values == before
@@ -203,8 +227,11 @@ def test_change_without_an_answer_is_200_and_changes_nothing(api, clinic):
 
 
 def test_unknown_visit_is_404(api, clinic):
-    for attempt in (respond(api, clinic, "vis_does_not_exist", "confirmed"), change(api, clinic, "vis_nope"),
-                    respond(api, clinic, "%E2%9C%93" * 30, "confirmed")):
+    for attempt in (
+        respond(api, clinic, "vis_does_not_exist", "confirmed"),
+        change(api, clinic, "vis_nope"),
+        respond(api, clinic, "%E2%9C%93" * 30, "confirmed"),
+    ):
         assert attempt.status_code == 404
         assert attempt.data["Code"] == "NotFoundError"
 

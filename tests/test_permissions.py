@@ -4,16 +4,15 @@ no permission without a call. Runs after every other test (tests/aws_calls.py re
 The policies are `.chalice/policy-*.json`, written with CloudFormation references to the
 stack's own resources; here those references resolve to the emulator's tables and pool.
 """
+
 import fnmatch
 import json
 import os
 import re
 from pathlib import Path
-from typing import Dict, List
-
-import pytest
 
 import aws_calls
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CHALICE_DIR = ROOT / ".chalice"
@@ -22,8 +21,12 @@ FUNCTIONS = sorted(json.loads((CHALICE_DIR / "config.json").read_text())["lambda
 # logs, read its stream, send a failed batch to the on-failure queue. Only statements whose Sid
 # starts with "Lambda" may hold these, and they may hold nothing else.
 LAMBDA_SERVICE_ACTIONS = {
-    "logs:CreateLogStream", "logs:PutLogEvents",
-    "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
     "sqs:SendMessage",
 }
 
@@ -35,7 +38,7 @@ def policy_file(function: str) -> Path:
     return CHALICE_DIR / config["lambda_functions"][function]["iam_policy_file"]
 
 
-def listed(value) -> List:
+def listed(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
@@ -46,23 +49,38 @@ class EmulatorStack:
         from chalicelib import config
 
         region = config.region()
-        self.values = {"AWS::Region": region, "AWS::AccountId": aws_calls.ACCOUNT, "AWS::Partition": "aws",
-                       "AWS::StackName": os.environ["TABLE_PREFIX"], "SenderEmail": os.environ["SENDER_EMAIL"]}
+        self.values = {
+            "AWS::Region": region,
+            "AWS::AccountId": aws_calls.ACCOUNT,
+            "AWS::Partition": "aws",
+            "AWS::StackName": os.environ["TABLE_PREFIX"],
+            "SenderEmail": os.environ["SENDER_EMAIL"],
+        }
         for kind in ("clinics", "patients", "visits", "idempotency"):
             logical_id = f"{kind.capitalize()}Table"
             table_arn = f"arn:aws:dynamodb:{region}:{aws_calls.ACCOUNT}:table/{config.table_name(kind)}"
-            self.values.update({logical_id: config.table_name(kind), f"{logical_id}.Arn": table_arn,
-                                f"{logical_id}.StreamArn": f"{table_arn}/stream/*"})
+            self.values.update(
+                {
+                    logical_id: config.table_name(kind),
+                    f"{logical_id}.Arn": table_arn,
+                    f"{logical_id}.StreamArn": f"{table_arn}/stream/*",
+                }
+            )
         pool = os.environ["USER_POOL_ID"]
-        self.values.update({
-            "UserPool": pool, "UserPool.Arn": f"arn:aws:cognito-idp:{region}:{aws_calls.ACCOUNT}:userpool/{pool}",
-            "EmailFailuresQueue.Arn": f"arn:aws:sqs:{region}:{aws_calls.ACCOUNT}:{os.environ['TABLE_PREFIX']}-email-failures",
-        })
+        self.values.update(
+            {
+                "UserPool": pool,
+                "UserPool.Arn": f"arn:aws:cognito-idp:{region}:{aws_calls.ACCOUNT}:userpool/{pool}",
+                "EmailFailuresQueue.Arn": (
+                    f"arn:aws:sqs:{region}:{aws_calls.ACCOUNT}:{os.environ['TABLE_PREFIX']}-email-failures"
+                ),
+            }
+        )
 
     def resolve(self, value):
         if isinstance(value, str):
             return value
-        (function, argument), = value.items()
+        ((function, argument),) = value.items()
         if function == "Ref":
             return self._value(argument)
         if function == "Fn::GetAtt":
@@ -76,18 +94,25 @@ class EmulatorStack:
         return self.values[name]
 
 
-def statements(function: str, stack: EmulatorStack) -> List[Dict]:
+def statements(function: str, stack: EmulatorStack) -> list[dict]:
     document = json.loads(policy_file(function).read_text())
     resolved = []
     for statement in document["Statement"]:
-        resolved.append(dict(statement, Action=listed(statement["Action"]),
-                             Resource=[stack.resolve(r) for r in listed(statement["Resource"])],
-                             Condition={op: {k: stack.resolve(v) for k, v in keys.items()}
-                                        for op, keys in statement.get("Condition", {}).items()}))
+        resolved.append(
+            dict(
+                statement,
+                Action=listed(statement["Action"]),
+                Resource=[stack.resolve(r) for r in listed(statement["Resource"])],
+                Condition={
+                    op: {k: stack.resolve(v) for k, v in keys.items()}
+                    for op, keys in statement.get("Condition", {}).items()
+                },
+            )
+        )
     return resolved
 
 
-def allows(statement: Dict, call: aws_calls.Call) -> bool:
+def allows(statement: dict, call: aws_calls.Call) -> bool:
     if statement["Effect"] != "Allow" or call.action.lower() not in {a.lower() for a in statement["Action"]}:
         return False
     if not any(fnmatch.fnmatchcase(call.resource, pattern) for pattern in statement["Resource"]):
@@ -108,9 +133,12 @@ def stack(aws):
 def test_every_aws_call_the_function_makes_is_allowed_by_its_policy(function, stack):
     allowed = statements(function, stack)
     calls = [c for c in aws_calls.CALLS if c.function == function and c.signed]
-    refused = sorted(f"{c.action} on {c.resource} (in {c.operation})" for c in calls
-                     if not any(allows(s, c) for s in allowed))
-    assert not refused, f"{policy_file(function).name} does not allow calls that {function} makes:\n" + "\n".join(refused)
+    refused = sorted(
+        f"{c.action} on {c.resource} (in {c.operation})" for c in calls if not any(allows(s, c) for s in allowed)
+    )
+    assert not refused, f"{policy_file(function).name} does not allow calls that {function} makes:\n" + "\n".join(
+        refused
+    )
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -129,8 +157,10 @@ def test_every_permission_of_the_function_is_used_by_some_call(function, stack):
                 one = dict(statement, Action=[action], Resource=[resource])
                 if not any(allows(one, call) for call in calls):
                     unused.append(f"{statement.get('Sid', '?')}: {action} on {resource}")
-    assert not unused, (f"{policy_file(function).name} allows what {function} never does in the tests "
-                        "(remove it, or add the test that needs it):\n" + "\n".join(unused))
+    assert not unused, (
+        f"{policy_file(function).name} allows what {function} never does in the tests "
+        "(remove it, or add the test that needs it):\n" + "\n".join(unused)
+    )
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

@@ -5,8 +5,9 @@ rules forbid, and the patient gets an honest answer.
 The interleaving is made exact with a botocore hook that runs the other party's change
 just before the patient's UpdateItem is sent.
 """
+
 import os
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import boto3
 import pytest
@@ -16,7 +17,7 @@ from chalicelib.models import Visit
 
 
 def instant_from_now(delta):
-    return rules.format_instant(datetime.now(timezone.utc) + delta)
+    return rules.format_instant(datetime.now(UTC) + delta)
 
 
 def raw_dynamodb():
@@ -33,6 +34,7 @@ def before_next_write():
         def hook(**_):
             events.unregister("before-call.dynamodb.UpdateItem", hook)
             change()
+
         events.register("before-call.dynamodb.UpdateItem", hook)
         registered.append(hook)
 
@@ -107,9 +109,14 @@ def test_the_same_cancel_from_two_tabs_is_recorded_once(api, clinic, before_next
     other_tab = {}
 
     def other_tab_cancels():
-        set_attributes(clinic, visit_id, patient_response={"S": "CLIENT_CANCELLED"},
-                       response_changed_by={"S": "patient"}, response_change_id={"S": "chg_other_tab"},
-                       responded_at={"S": "2026-11-26T12:00:00Z"})
+        set_attributes(
+            clinic,
+            visit_id,
+            patient_response={"S": "CLIENT_CANCELLED"},
+            response_changed_by={"S": "patient"},
+            response_change_id={"S": "chg_other_tab"},
+            responded_at={"S": "2026-11-26T12:00:00Z"},
+        )
         other_tab["done"] = True
 
     before_next_write(other_tab_cancels)
@@ -125,9 +132,15 @@ def test_the_same_cancel_from_two_tabs_is_recorded_once(api, clinic, before_next
 
 def test_confirm_in_one_tab_and_cancel_in_another_keeps_exactly_one(api, clinic, before_next_write):
     visit_id = clinic.add_visit("Alex")
-    before_next_write(lambda: set_attributes(clinic, visit_id, patient_response={"S": "CLIENT_CONFIRMED"},
-                                             response_changed_by={"S": "patient"},
-                                             response_change_id={"S": "chg_confirm_tab"}))
+    before_next_write(
+        lambda: set_attributes(
+            clinic,
+            visit_id,
+            patient_response={"S": "CLIENT_CONFIRMED"},
+            response_changed_by={"S": "patient"},
+            response_change_id={"S": "chg_confirm_tab"},
+        )
+    )
 
     response = answer(api, clinic, visit_id, "cancelled")
 
@@ -137,8 +150,11 @@ def test_confirm_in_one_tab_and_cancel_in_another_keeps_exactly_one(api, clinic,
 
 def test_staff_reschedule_after_the_patient_answered_clears_the_answer(api, clinic, before_next_write):
     visit_id = clinic.add_visit("Alex", timedelta(days=3))
-    before_next_write(lambda: set_attributes(clinic, visit_id, patient_response={"S": "CLIENT_CONFIRMED"},
-                                             response_changed_by={"S": "patient"}))
+    before_next_write(
+        lambda: set_attributes(
+            clinic, visit_id, patient_response={"S": "CLIENT_CONFIRMED"}, response_changed_by={"S": "patient"}
+        )
+    )
     new_day = (date.today() + timedelta(days=9)).isoformat()
 
     response = api.patch(f"/clinic/sessions/{visit_id}", clinic.staff_token, json_body={"date": new_day})

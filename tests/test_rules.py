@@ -1,5 +1,6 @@
 """The scheduling rules, table-driven, as pure functions (no AWS)."""
-from datetime import date, datetime, time, timedelta, timezone
+
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -8,7 +9,7 @@ from chalicelib import rules
 from chalicelib.errors import BadInput, Conflict, Forbidden, NotOpen
 from chalicelib.rules import Action, PatientResponse, Status
 
-NOW = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
 CANCELLED_CLASSES = frozenset({"Cancelled by client"})
 
 # The visit's shape for each status: (session_class, completed, response)
@@ -45,13 +46,16 @@ def policy(cancel_enabled=True, cutoff=0) -> rules.ClinicPolicy:
 @pytest.mark.parametrize("status", list(Status))
 @pytest.mark.parametrize("cancel_enabled", [True, False])
 @pytest.mark.parametrize("cutoff", [0, 24])
-@pytest.mark.parametrize("starts_in, open_for_cutoff", [
-    (timedelta(days=3), {0: True, 24: True}),
-    (timedelta(hours=12), {0: True, 24: False}),
-    (timedelta(minutes=1), {0: True, 24: False}),
-    (timedelta(0), {0: False, 24: False}),
-    (timedelta(hours=-2), {0: False, 24: False}),
-])
+@pytest.mark.parametrize(
+    "starts_in, open_for_cutoff",
+    [
+        (timedelta(days=3), {0: True, 24: True}),
+        (timedelta(hours=12), {0: True, 24: False}),
+        (timedelta(minutes=1), {0: True, 24: False}),
+        (timedelta(0), {0: False, 24: False}),
+        (timedelta(hours=-2), {0: False, 24: False}),
+    ],
+)
 def test_status_and_actions(status, cancel_enabled, cutoff, starts_in, open_for_cutoff):
     state, clinic = visit(status, starts_in), policy(cancel_enabled, cutoff)
 
@@ -73,16 +77,19 @@ def test_a_response_value_typed_by_hand_counts_as_none():
     assert PatientResponse.from_stored("CLIENT_CANCELLED") is PatientResponse.CANCELLED
 
 
-@pytest.mark.parametrize("status, wanted, outcome", [
-    (Status.AWAITING_RESPONSE, PatientResponse.CONFIRMED, True),
-    (Status.AWAITING_RESPONSE, PatientResponse.CANCELLED, True),
-    (Status.PATIENT_CONFIRMED, PatientResponse.CONFIRMED, False),
-    (Status.PENDING_CANCEL, PatientResponse.CANCELLED, False),
-    (Status.PATIENT_CONFIRMED, PatientResponse.CANCELLED, Conflict),
-    (Status.PENDING_CANCEL, PatientResponse.CONFIRMED, Conflict),
-    (Status.COMPLETED, PatientResponse.CONFIRMED, NotOpen),
-    (Status.CANCELLED, PatientResponse.CANCELLED, NotOpen),
-])
+@pytest.mark.parametrize(
+    "status, wanted, outcome",
+    [
+        (Status.AWAITING_RESPONSE, PatientResponse.CONFIRMED, True),
+        (Status.AWAITING_RESPONSE, PatientResponse.CANCELLED, True),
+        (Status.PATIENT_CONFIRMED, PatientResponse.CONFIRMED, False),
+        (Status.PENDING_CANCEL, PatientResponse.CANCELLED, False),
+        (Status.PATIENT_CONFIRMED, PatientResponse.CANCELLED, Conflict),
+        (Status.PENDING_CANCEL, PatientResponse.CONFIRMED, Conflict),
+        (Status.COMPLETED, PatientResponse.CONFIRMED, NotOpen),
+        (Status.CANCELLED, PatientResponse.CANCELLED, NotOpen),
+    ],
+)
 def test_check_can_respond(status, wanted, outcome):
     state = visit(status, timedelta(days=2))
     if isinstance(outcome, bool):
@@ -105,13 +112,16 @@ def test_a_closed_visit_refuses_even_the_same_answer_again():
         rules.check_can_respond(state, policy(), NOW, PatientResponse.CONFIRMED)
 
 
-@pytest.mark.parametrize("status, starts_in, outcome", [
-    (Status.PENDING_CANCEL, timedelta(days=1), True),
-    (Status.PATIENT_CONFIRMED, timedelta(days=1), True),
-    (Status.AWAITING_RESPONSE, timedelta(days=1), False),
-    (Status.PENDING_CANCEL, timedelta(hours=-1), NotOpen),
-    (Status.COMPLETED, timedelta(days=1), NotOpen),
-])
+@pytest.mark.parametrize(
+    "status, starts_in, outcome",
+    [
+        (Status.PENDING_CANCEL, timedelta(days=1), True),
+        (Status.PATIENT_CONFIRMED, timedelta(days=1), True),
+        (Status.AWAITING_RESPONSE, timedelta(days=1), False),
+        (Status.PENDING_CANCEL, timedelta(hours=-1), NotOpen),
+        (Status.COMPLETED, timedelta(days=1), NotOpen),
+    ],
+)
 def test_check_can_clear(status, starts_in, outcome):
     state = visit(status, starts_in)
     if isinstance(outcome, bool):
@@ -124,31 +134,37 @@ def test_check_can_clear(status, starts_in, outcome):
 TODAY = date(2026, 11, 26)
 
 
-@pytest.mark.parametrize("given, expected", [
-    ((None, None), (date(2026, 10, 27), date(2027, 2, 24))),
-    (("2026-11-01", None), (date(2026, 11, 1), date(2027, 2, 24))),
-    ((None, "2026-12-31"), (date(2026, 10, 27), date(2026, 12, 31))),
-    (("2026-11-26", "2026-11-26"), (TODAY, TODAY)),
-    (("2026-01-01", "2027-01-02"), (date(2026, 1, 1), date(2027, 1, 2))),
-])
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ((None, None), (date(2026, 10, 27), date(2027, 2, 24))),
+        (("2026-11-01", None), (date(2026, 11, 1), date(2027, 2, 24))),
+        ((None, "2026-12-31"), (date(2026, 10, 27), date(2026, 12, 31))),
+        (("2026-11-26", "2026-11-26"), (TODAY, TODAY)),
+        (("2026-01-01", "2027-01-02"), (date(2026, 1, 1), date(2027, 1, 2))),
+    ],
+)
 def test_date_range_defaults_and_bounds(given, expected):
     assert rules.date_range(*given, today=TODAY) == expected
 
 
-@pytest.mark.parametrize("given", [
-    ("2026-12-01", "2026-11-30"),
-    ("2026-01-01", "2027-01-03"),
-    ("2026-13-01", None),
-    ("26-11-01", None),
-    (None, "2026-02-30"),
-    ("2026-11-01T00:00", None),
-    ("", None),
-    ("2026-W48-4", None),   # an ISO week date: Python reads it, the contract does not
-    ("9999-01-01", "9999-12-31"),  # the day after `to` does not exist
-    ("0001-01-01", "0001-01-31"),  # before the year 1 in UTC, east of Greenwich
-    ("1899-12-31", None),
-    (None, "2026-11-2\u0666"),  # a digit that is not ASCII
-])
+@pytest.mark.parametrize(
+    "given",
+    [
+        ("2026-12-01", "2026-11-30"),
+        ("2026-01-01", "2027-01-03"),
+        ("2026-13-01", None),
+        ("26-11-01", None),
+        (None, "2026-02-30"),
+        ("2026-11-01T00:00", None),
+        ("", None),
+        ("2026-W48-4", None),  # an ISO week date: Python reads it, the contract does not
+        ("9999-01-01", "9999-12-31"),  # the day after `to` does not exist
+        ("0001-01-01", "0001-01-31"),  # before the year 1 in UTC, east of Greenwich
+        ("1899-12-31", None),
+        (None, "2026-11-2\u0666"),  # a digit that is not ASCII
+    ],
+)
 def test_bad_date_ranges_are_bad_input(given):
     with pytest.raises(BadInput):
         rules.date_range(*given, today=TODAY)
@@ -175,8 +191,9 @@ def test_a_local_time_skipped_by_the_clock_change_is_bad_input():
         rules.local_to_utc(date(2026, 3, 8), time(2, 30), ZoneInfo("America/New_York"))
 
 
-@pytest.mark.parametrize("typed", ["2026-12-01T14:00:00Z", "2026-12-01T14:00:00.000Z", "2026-12-01T09:00:00-05:00",
-                                   "2026-12-01T14:00:00"])
+@pytest.mark.parametrize(
+    "typed", ["2026-12-01T14:00:00Z", "2026-12-01T14:00:00.000Z", "2026-12-01T09:00:00-05:00", "2026-12-01T14:00:00"]
+)
 def test_instants_typed_in_the_console_are_read(typed):
     assert rules.format_instant(rules.parse_instant(typed)) == "2026-12-01T14:00:00Z"
 

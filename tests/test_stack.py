@@ -4,6 +4,7 @@ The stage is packaged once for this module (as `make package` does), transformed
 CloudFormation with aws-sam-translator, and linted with cfn-lint; the tests then read the
 transformed template, as CloudFormation will.
 """
+
 import json
 import zipfile
 from pathlib import Path
@@ -17,7 +18,12 @@ from deploy import stack
 ROOT = Path(__file__).resolve().parent.parent
 STAGE = "dev"
 ERROR_RESPONSES = ("UNAUTHORIZED", "ACCESS_DENIED", "MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX")
-TABLES = {"clinics": "ClinicsTable", "patients": "PatientsTable", "visits": "VisitsTable", "idempotency": "IdempotencyTable"}
+TABLES = {
+    "clinics": "ClinicsTable",
+    "patients": "PatientsTable",
+    "visits": "VisitsTable",
+    "idempotency": "IdempotencyTable",
+}
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +58,11 @@ def test_chalice_makes_the_three_functions_the_merge_template_names(packaged):
 
 
 def test_each_function_has_a_role_of_its_own_holding_exactly_its_policy_file(resources):
-    roles = {"APIHandler": "policy-api.json", "CognitoIdToken": "policy-authorizer.json",
-             "ClinicEmails": "policy-clinic-emails.json"}
+    roles = {
+        "APIHandler": "policy-api.json",
+        "CognitoIdToken": "policy-authorizer.json",
+        "ClinicEmails": "policy-clinic-emails.json",
+    }
     for function, policy_file in roles.items():
         role = resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]
         policies = resources[role]["Properties"]["Policies"]
@@ -73,6 +82,7 @@ def test_no_role_has_a_wildcard_action_or_a_star_resource(resources):
 
 # --- Tables ----------------------------------------------------------------------------------
 
+
 def key_schema(keys):
     return [(k["AttributeName"], k["KeyType"]) for k in keys]
 
@@ -84,14 +94,20 @@ def test_the_tables_keys_and_indexes_are_the_pynamodb_models(resources, aws):
         schema = model._get_schema()
         table = resources[logical_id]["Properties"]
         assert key_schema(table["KeySchema"]) == key_schema(schema["key_schema"]), logical_id
-        assert {(a["AttributeName"], a["AttributeType"]) for a in table["AttributeDefinitions"]} == \
-            {(a["AttributeName"], a["AttributeType"]) for a in schema["attribute_definitions"]}, logical_id
+        assert {(a["AttributeName"], a["AttributeType"]) for a in table["AttributeDefinitions"]} == {
+            (a["AttributeName"], a["AttributeType"]) for a in schema["attribute_definitions"]
+        }, logical_id
         for kind in ("global_secondary_indexes", "local_secondary_indexes"):
-            in_model = {i["index_name"]: (key_schema(i["key_schema"]), i["projection"]["ProjectionType"])
-                        for i in schema.get(kind, [])}
-            in_template = {i["IndexName"]: (key_schema(i["KeySchema"]), i["Projection"]["ProjectionType"])
-                           for i in table.get("GlobalSecondaryIndexes" if kind.startswith("global") else
-                                              "LocalSecondaryIndexes", [])}
+            in_model = {
+                i["index_name"]: (key_schema(i["key_schema"]), i["projection"]["ProjectionType"])
+                for i in schema.get(kind, [])
+            }
+            in_template = {
+                i["IndexName"]: (key_schema(i["KeySchema"]), i["Projection"]["ProjectionType"])
+                for i in table.get(
+                    "GlobalSecondaryIndexes" if kind.startswith("global") else "LocalSecondaryIndexes", []
+                )
+            }
             assert in_template == in_model, (logical_id, kind)
 
 
@@ -110,7 +126,9 @@ def test_every_table_is_on_demand_and_kept_when_the_stack_goes(resources):
         assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain", logical_id
         assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST", logical_id
     for logical_id in ("ClinicsTable", "PatientsTable", "VisitsTable"):
-        assert resources[logical_id]["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert resources[logical_id]["Properties"]["PointInTimeRecoverySpecification"] == {
+            "PointInTimeRecoveryEnabled": True
+        }
         assert resources[logical_id]["Properties"]["DeletionProtectionEnabled"] is True
     assert resources["VisitsTable"]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
 
@@ -126,6 +144,7 @@ def test_the_table_names_are_the_ones_the_code_computes(resources):
 
 
 # --- Logins ----------------------------------------------------------------------------------
+
 
 def test_the_user_pool_signs_in_by_email_with_the_portals_attributes_and_rules(resources):
     from chalicelib.auth import STAFF_GROUP
@@ -164,6 +183,7 @@ def test_the_pool_and_client_ids_reach_every_function_as_environment_variables(r
 
 # --- The stream ------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def stream_mapping(resources):
     (mapping,) = of_type(resources, "AWS::Lambda::EventSourceMapping").values()
@@ -176,7 +196,9 @@ def test_the_stream_mapping_retries_failed_records_only_and_keeps_what_it_gives_
     assert stream_mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert stream_mapping["BisectBatchOnFunctionError"] is True
     assert 0 < stream_mapping["MaximumRetryAttempts"] <= 10
-    assert stream_mapping["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["EmailFailuresQueue", "Arn"]}
+    assert stream_mapping["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["EmailFailuresQueue", "Arn"]
+    }
     assert resources["EmailFailuresQueue"]["Properties"]["SqsManagedSseEnabled"] is True
 
 
@@ -216,23 +238,34 @@ CONFIRMED = {"patient_response": "CLIENT_CONFIRMED", "response_changed_by": PATI
 CLEARED_BY_PATIENT = {"response_changed_by": PATIENT_ACTOR}
 
 
-@pytest.mark.parametrize("case, event_name, old, new, invokes", [
-    ("patient cancels", "MODIFY", {}, CANCELLED, True),
-    ("patient removes a cancel", "MODIFY", CANCELLED, CLEARED_BY_PATIENT, True),
-    ("console edit of a pending cancel (the handler decides)", "MODIFY", CANCELLED, dict(CANCELLED, provider="X"), True),
-    ("patient confirms", "MODIFY", {}, CONFIRMED, False),
-    ("patient removes a confirmation", "MODIFY", CONFIRMED, CLEARED_BY_PATIENT, False),
-    ("staff move a cancelled visit", "MODIFY", CANCELLED, {"response_changed_by": "staff:someone"}, False),
-    ("staff create a visit", "INSERT", None, {}, False),
-    ("a visit is deleted", "REMOVE", CANCELLED, None, False),
-])
-def test_the_stream_filter_drops_only_records_that_never_need_an_email(stream_mapping, aws, case, event_name, old,
-                                                                         new, invokes):
+@pytest.mark.parametrize(
+    "case, event_name, old, new, invokes",
+    [
+        ("patient cancels", "MODIFY", {}, CANCELLED, True),
+        ("patient removes a cancel", "MODIFY", CANCELLED, CLEARED_BY_PATIENT, True),
+        (
+            "console edit of a pending cancel (the handler decides)",
+            "MODIFY",
+            CANCELLED,
+            dict(CANCELLED, provider="X"),
+            True,
+        ),
+        ("patient confirms", "MODIFY", {}, CONFIRMED, False),
+        ("patient removes a confirmation", "MODIFY", CONFIRMED, CLEARED_BY_PATIENT, False),
+        ("staff move a cancelled visit", "MODIFY", CANCELLED, {"response_changed_by": "staff:someone"}, False),
+        ("staff create a visit", "INSERT", None, {}, False),
+        ("a visit is deleted", "REMOVE", CANCELLED, None, False),
+    ],
+)
+def test_the_stream_filter_drops_only_records_that_never_need_an_email(
+    stream_mapping, aws, case, event_name, old, new, invokes
+):
     patterns = [json.loads(f["Pattern"]) for f in stream_mapping["FilterCriteria"]["Filters"]]
     assert any(matches(p, record(event_name, old, new)) for p in patterns) is invokes, case
 
 
 # --- The API ---------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def api_body(resources):
@@ -249,7 +282,9 @@ def test_gateway_errors_have_the_contracts_shape_and_the_stages_cors_origin(api_
         assert set(filled) == {"Code", "Message"}, response_type
         origin = responses[response_type]["responseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"]
         assert origin == {"Fn::Sub": "'${CorsOrigin}'"}
-    assert json.loads(responses["UNAUTHORIZED"]["responseTemplates"]["application/json"]) == json.loads(UNAUTHORIZED_BODY)
+    assert json.loads(responses["UNAUTHORIZED"]["responseTemplates"]["application/json"]) == json.loads(
+        UNAUTHORIZED_BODY
+    )
     assert responses["UNAUTHORIZED"]["statusCode"] == "401"
     assert packaged["cfn"]["Parameters"]["CorsOrigin"]["Default"] == packaging.stage_settings(STAGE)["CORS_ORIGIN"]
 
@@ -257,18 +292,25 @@ def test_gateway_errors_have_the_contracts_shape_and_the_stages_cors_origin(api_
 def test_the_apis_own_cors_answers_use_the_same_origin(api_body):
     preflight = api_body["paths"]["/portal/sessions"]["options"]["x-amazon-apigateway-integration"]
     headers = preflight["responses"]["default"]["responseParameters"]
-    assert headers["method.response.header.Access-Control-Allow-Origin"] == \
-        f"'{packaging.stage_settings(STAGE)['CORS_ORIGIN']}'"
+    assert (
+        headers["method.response.header.Access-Control-Allow-Origin"]
+        == f"'{packaging.stage_settings(STAGE)['CORS_ORIGIN']}'"
+    )
 
 
 def test_every_stage_packages_with_its_own_origin():
-    origins = {stage: packaging.merge_template(stage)["Parameters"]["CorsOrigin"]["Default"] for stage in ("dev", "prod")}
+    origins = {
+        stage: packaging.merge_template(stage)["Parameters"]["CorsOrigin"]["Default"] for stage in ("dev", "prod")
+    }
     assert origins == {stage: packaging.stage_settings(stage)["CORS_ORIGIN"] for stage in ("dev", "prod")}
 
 
 def test_the_login_routes_are_throttled_harder_than_the_rest(resources, api_body):
     (api_stage,) = of_type(resources, "AWS::ApiGateway::Stage").values()
-    limits = {(s["ResourcePath"], s["HttpMethod"]): s["ThrottlingRateLimit"] for s in api_stage["Properties"]["MethodSettings"]}
+    limits = {
+        (s["ResourcePath"], s["HttpMethod"]): s["ThrottlingRateLimit"]
+        for s in api_stage["Properties"]["MethodSettings"]
+    }
     overall = limits[("/*", "*")]
     for path in ("/auth/login", "/auth/new-password", "/auth/refresh"):
         assert "post" in api_body["paths"][path]
@@ -277,11 +319,23 @@ def test_the_login_routes_are_throttled_harder_than_the_rest(resources, api_body
 
 # --- The bundle ------------------------------------------------------------------------------
 
+
 def test_the_bundle_carries_the_app_and_its_runtime_dependencies_only(packaged):
     with zipfile.ZipFile(packaged["out"] / "deployment.zip") as bundle:
         top = {name.split("/", 1)[0] for name in bundle.namelist()}
     assert {"app.py", "chalicelib", "pynamodb", "jwt", "aws_lambda_powertools", "tzdata", "boto3"} <= top
-    for unwanted in ("moto", "pytest", "_pytest", "playwright", "schemathesis", "local", "tests", "deploy",
-                     "cfnlint", "samtranslator", "flask", "werkzeug"):
+    for unwanted in (
+        "moto",
+        "pytest",
+        "_pytest",
+        "playwright",
+        "schemathesis",
+        "local",
+        "tests",
+        "deploy",
+        "cfnlint",
+        "samtranslator",
+        "flask",
+        "werkzeug",
+    ):
         assert unwanted not in top, unwanted
-

@@ -4,6 +4,7 @@ The stack is `python -m local.run`, started and stopped as `make run` and Ctrl-C
 test makes the visits it acts on through the staff API, so tests never depend on each
 other's clicks; the seeded demo visits are only looked at, never changed.
 """
+
 import itertools
 
 import pytest
@@ -75,10 +76,12 @@ _LAST_DAY_IN_DEFAULT_RANGE = 90
 @pytest.fixture
 def new_visit(staff):
     """Makes an upcoming visit of the demo patient, each on its own day inside the default range."""
+
     def make(**fields):
         days = next(_days_ahead)
         assert days <= _LAST_DAY_IN_DEFAULT_RANGE, "more new visits than days in the default range"
         return staff.add_visit(days, **fields)
+
     return make
 
 

@@ -1,4 +1,5 @@
 """What a patient does on the Scheduling page, in the words a patient sees there."""
+
 import re
 
 from playwright.sync_api import Page, expect

@@ -5,6 +5,7 @@ Writes docs/scheduling-desktop.png (1280 px wide, the whole page) and docs/sched
 (375 px wide, at twice the pixels as a phone shows it: the top of the page down to the second
 upcoming visit).
 """
+
 import sys
 
 from playwright.sync_api import sync_playwright

@@ -3,9 +3,9 @@
 Shared by the browser tests (tests/browser/conftest.py) and the README screenshots
 (`python -m tests.browser.screenshots`).
 """
+
 import os
 from datetime import date, datetime, timedelta
-from typing import Dict, Optional
 from zoneinfo import ZoneInfo
 
 import requests
@@ -24,16 +24,23 @@ CLINIC_PHONE = "(555) 010-2040"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # `playwright install` cannot download its own browsers here: Debian's Chromium is driven
 # instead, without the sandbox (CI runs as root) and without calls home.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
-def chromium_missing() -> Optional[str]:
+def chromium_missing() -> str | None:
     """Why the browser tests cannot run, or None when they can."""
     if os.access(CHROMIUM, os.X_OK):
         return None
-    return (f"Chromium was not found at {CHROMIUM}. The browser tests drive Debian's Chromium: "
-            "install it with `apt-get update && apt-get install -y chromium` (`make test` does this).")
+    return (
+        f"Chromium was not found at {CHROMIUM}. The browser tests drive Debian's Chromium: "
+        "install it with `apt-get update && apt-get install -y chromium` (`make test` does this)."
+    )
 
 
 def launch_chromium(playwright):
@@ -52,7 +59,7 @@ class StaffApi:
         patients = self.call("GET", "/clinic/patients")["patients"]
         self.patient_id = next(p["id"] for p in patients if p["email"] == PATIENT_LOGIN[0])
 
-    def call(self, method: str, path: str, body: Optional[Dict] = None, expect: int = 200) -> Dict:
+    def call(self, method: str, path: str, body: dict | None = None, expect: int = 200) -> dict:
         response = self.http.request(method, self.base_url + path, json=body, timeout=10)
         assert response.status_code == expect, f"{method} {path} → {response.status_code} {response.text}"
         return response.json()
@@ -61,23 +68,38 @@ class StaffApi:
         """Today in the clinic's time zone, as the API counts it."""
         return datetime.now(ZoneInfo(self.settings["timezone"])).date()
 
-    def add_visit(self, days_ahead: int, start_time: str = "16:45", provider: str = "Dr. Maya Patel",
-                  location: str = "Room 3, 120 Main St", session_class: str = "Individual therapy") -> Dict:
+    def add_visit(
+        self,
+        days_ahead: int,
+        start_time: str = "16:45",
+        provider: str = "Dr. Maya Patel",
+        location: str = "Room 3, 120 Main St",
+        session_class: str = "Individual therapy",
+    ) -> dict:
         """A visit of the demo patient, in the clinic's time zone."""
-        return self.call("POST", "/clinic/sessions", {
-            "patient_id": self.patient_id, "date": (self.today() + timedelta(days=days_ahead)).isoformat(),
-            "start_time": start_time, "duration_minutes": 50, "provider": provider, "location": location,
-            "session_class": session_class,
-        }, expect=201)
+        return self.call(
+            "POST",
+            "/clinic/sessions",
+            {
+                "patient_id": self.patient_id,
+                "date": (self.today() + timedelta(days=days_ahead)).isoformat(),
+                "start_time": start_time,
+                "duration_minutes": 50,
+                "provider": provider,
+                "location": location,
+                "session_class": session_class,
+            },
+            expect=201,
+        )
 
-    def change_visit(self, visit_id: str, **fields) -> Dict:
+    def change_visit(self, visit_id: str, **fields) -> dict:
         return self.call("PATCH", f"/clinic/sessions/{visit_id}", fields)
 
-    def visit(self, visit: Dict) -> Dict:
+    def visit(self, visit: dict) -> dict:
         """The clinic's current view of a visit."""
         day = visit["date"]
         sessions = self.call("GET", f"/clinic/sessions?from={day}&to={day}")["sessions"]
         return next(v for v in sessions if v["id"] == visit["id"])
 
-    def change_settings(self, **fields) -> Dict:
+    def change_settings(self, **fields) -> dict:
         return self.call("PATCH", "/clinic/settings", fields)

@@ -1,4 +1,5 @@
 """The page for everyone: WCAG A/AA rules (axe-core), names, keyboard only, visible focus, a phone."""
+
 import re
 from pathlib import Path
 
@@ -12,15 +13,33 @@ AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_AA_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 PHONE = {"width": 375, "height": 812}
 # Roles a person operates; each needs a name that says what it does.
-WIDGET_ROLES = {"button", "link", "textbox", "searchbox", "Date", "DateTime", "InputTime", "spinbutton", "combobox",
-                "listbox", "checkbox", "radio", "switch", "slider", "tab", "menuitem", "option"}
+WIDGET_ROLES = {
+    "button",
+    "link",
+    "textbox",
+    "searchbox",
+    "Date",
+    "DateTime",
+    "InputTime",
+    "spinbutton",
+    "combobox",
+    "listbox",
+    "checkbox",
+    "radio",
+    "switch",
+    "slider",
+    "tab",
+    "menuitem",
+    "option",
+}
 
 
 @pytest.fixture(scope="session")
 def axe_source() -> str:
     if not AXE.exists():
-        pytest.fail(f"axe-core is missing at {AXE}: `make test` installs it (npm ci --prefix tests/browser).",
-                    pytrace=False)
+        pytest.fail(
+            f"axe-core is missing at {AXE}: `make test` installs it (npm ci --prefix tests/browser).", pytrace=False
+        )
     return AXE.read_text(encoding="utf-8")
 
 
@@ -37,9 +56,13 @@ def unnamed_controls(page) -> list:
     cdp = page.context.new_cdp_session(page)
     nodes = cdp.send("Accessibility.getFullAXTree")["nodes"]
     cdp.detach()
-    return [node for node in nodes
-            if not node.get("ignored") and node.get("role", {}).get("value") in WIDGET_ROLES
-            and not str(node.get("name", {}).get("value", "")).strip()]
+    return [
+        node
+        for node in nodes
+        if not node.get("ignored")
+        and node.get("role", {}).get("value") in WIDGET_ROLES
+        and not str(node.get("name", {}).get("value", "")).strip()
+    ]
 
 
 def focused(page) -> dict:
@@ -72,6 +95,7 @@ def tab_to(page, wanted, limit: int = 80) -> list:
 
 # --- WCAG rules, by axe-core -------------------------------------------------------------
 
+
 def test_the_login_form_meets_wcag_aa(page, axe_source):
     page.goto("/")
     expect(page.get_by_role("button", name="Log in")).to_be_visible()
@@ -101,6 +125,7 @@ def test_the_scheduling_page_meets_wcag_aa(page, new_visit, axe_source, viewport
 
 
 # --- Names, keyboard, focus ----------------------------------------------------------------
+
 
 def test_every_control_has_an_accessible_name(page, new_visit):
     visit = new_visit()
@@ -181,6 +206,7 @@ def test_the_skip_link_comes_first_and_shows_when_focused(logged_in):
 
 # --- A phone ------------------------------------------------------------------------------
 
+
 def test_the_page_fits_a_phone_screen_375_px_wide(page, new_visit):
     visit = new_visit()
     page.set_viewport_size(PHONE)
@@ -189,12 +215,17 @@ def test_the_page_fits_a_phone_screen_375_px_wide(page, new_visit):
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     visit_row = row(page, visit)
     visit_row.scroll_into_view_if_needed()
-    for control in (button(visit_row, "Confirm"), button(visit_row, "Cancel"),
-                    page.get_by_role("button", name="Show visits"), page.get_by_role("button", name="Log out")):
+    for control in (
+        button(visit_row, "Confirm"),
+        button(visit_row, "Cancel"),
+        page.get_by_role("button", name="Show visits"),
+        page.get_by_role("button", name="Log out"),
+    ):
         box = control.bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
         assert box["height"] >= 24 and box["width"] >= 24, box  # WCAG 2.2 target size
     # The column headers are hidden on a phone; each cell carries its own label instead.
     label = visit_row.locator('td[data-label="Provider"]').evaluate(
-        "(cell) => getComputedStyle(cell, '::before').content")
+        "(cell) => getComputedStyle(cell, '::before').content"
+    )
     assert label == '"Provider"'

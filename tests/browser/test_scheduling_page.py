@@ -1,4 +1,5 @@
 """What a patient sees and does on the Scheduling page, in Chromium, against the stack of `make run`."""
+
 import re
 import uuid
 from datetime import timedelta
@@ -21,6 +22,7 @@ def status_of(row_locator):
 
 
 # --- Logging in and out ------------------------------------------------------------------
+
 
 def test_the_demo_patient_logs_in_and_sees_the_scheduling_page(page):
     page.goto("/")
@@ -50,11 +52,17 @@ def test_an_invited_patient_chooses_a_new_password_first(page, stack, staff):
     email = f"jamie.{uuid.uuid4().hex[:8]}@demo-clinic.example"
     staff.call("POST", "/clinic/patients", {"name": "Jamie Ortiz", "email": email}, expect=201)
     # Cognito's invitation email carries a temporary password; set a known one in the emulator instead.
-    cognito = boto3.client("cognito-idp", endpoint_url=stack.aws_endpoint, region_name="us-east-1",
-                           aws_access_key_id="local", aws_secret_access_key="local")
+    cognito = boto3.client(
+        "cognito-idp",
+        endpoint_url=stack.aws_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
     pool_id = cognito.list_user_pools(MaxResults=10)["UserPools"][0]["Id"]
-    cognito.admin_set_user_password(UserPoolId=pool_id, Username=email, Password="Temporary-Pass-2026!",
-                                    Permanent=False)
+    cognito.admin_set_user_password(
+        UserPoolId=pool_id, Username=email, Password="Temporary-Pass-2026!", Permanent=False
+    )
     page.goto("/")
 
     fill_login(page, email, "Temporary-Pass-2026!")
@@ -80,6 +88,7 @@ def test_log_out_clears_the_session(logged_in):
 
 
 # --- The visit tables ----------------------------------------------------------------------
+
 
 def test_the_tables_show_every_status_in_words_with_only_the_offered_actions(logged_in):
     page = logged_in
@@ -112,10 +121,15 @@ def test_the_tables_show_every_status_in_words_with_only_the_offered_actions(log
 
     # A demo visit reads as a patient would say it.
     first = upcoming.locator('tr[data-status="patient_confirmed"]').first
-    expect(first.locator("td")).to_have_text([
-        re.compile(r"^[A-Z][a-z]{2}, [A-Z][a-z]{2} \d{1,2}, \d{4}$"), "14:00", "Jordan Lee, LMFT",
-        "Telehealth (video)", re.compile("^Patient confirmed"),
-    ])
+    expect(first.locator("td")).to_have_text(
+        [
+            re.compile(r"^[A-Z][a-z]{2}, [A-Z][a-z]{2} \d{1,2}, \d{4}$"),
+            "14:00",
+            "Jordan Lee, LMFT",
+            "Telehealth (video)",
+            re.compile("^Patient confirmed"),
+        ]
+    )
 
 
 def test_the_range_starts_at_the_apis_default_and_can_be_changed(logged_in, staff):
@@ -152,6 +166,7 @@ def test_a_reversed_range_is_explained_in_words(logged_in, staff):
 
 
 # --- Confirm, cancel, change ----------------------------------------------------------------
+
 
 def test_confirm(page, new_visit, staff):
     visit = new_visit()
@@ -247,6 +262,7 @@ def test_a_reload_keeps_the_patient_logged_in_and_the_answers(page, new_visit):
 
 # --- Errors in words ------------------------------------------------------------------------
 
+
 def test_a_visit_closed_by_the_clinic_meanwhile_says_to_call_the_clinic(page, new_visit, staff):
     visit = new_visit()
     log_in(page)
@@ -262,7 +278,8 @@ def test_a_visit_closed_by_the_clinic_meanwhile_says_to_call_the_clinic(page, ne
     # The list is reloaded: the visit shows as cancelled, still among the upcoming ones (its date
     # has not passed), without buttons.
     expect(page.locator("#upcoming-table").locator(f'tr[data-visit-id="{visit["id"]}"]')).to_have_attribute(
-        "data-status", "cancelled")
+        "data-status", "cancelled"
+    )
     expect(status_of(visit_row)).to_have_text("Cancelled")
     expect(visit_row.get_by_role("button")).to_have_count(0)
 
@@ -277,7 +294,8 @@ def test_cancel_when_the_clinic_takes_cancellations_by_phone_says_so(page, new_v
         button(page.get_by_role("dialog"), "Send cancellation request").click()
 
         expect(page.get_by_role("alert")).to_have_text(
-            f"The clinic takes cancellations by phone. Please call {CLINIC_PHONE}.")
+            f"The clinic takes cancellations by phone. Please call {CLINIC_PHONE}."
+        )
         # The list is reloaded without the Cancel buttons the clinic no longer offers.
         expect(visit_row.get_by_role("button")).to_have_text(["Confirm"])
     finally:
@@ -312,6 +330,7 @@ def test_an_action_without_network_says_so(page, new_visit):
 
 # --- Sessions that run out -----------------------------------------------------------------
 
+
 def test_an_expired_id_token_is_refreshed_without_asking_the_patient(logged_in):
     page = logged_in
     page.evaluate("sessionStorage.setItem('portal.expires_at', '1')")
@@ -340,8 +359,8 @@ def test_a_session_that_cannot_be_refreshed_returns_to_the_login_form_with_a_mes
     assert not any(stored_tokens(page).values())
 
 
-
 # --- Messages the patient must not miss -------------------------------------------------------
+
 
 def test_on_a_phone_the_cancel_notice_comes_into_view_after_cancelling_a_visit_far_down(page, new_visit):
     visit = new_visit()
