@@ -2,7 +2,9 @@
 visits stream handler that emails the clinic.
 
 Each route reads the request, calls one function in `chalicelib/`, and returns a dict.
-Domain errors become HTTP errors in `api()`, and nowhere else.
+Domain errors become HTTP errors in `api()`, and nowhere else. Every entry point binds the
+service to its deployment on first use (`runtime.ensure_bound`); importing this module reads
+nothing but the CORS origin that `chalice package` and `chalice local` set for the stage.
 """
 
 import functools
@@ -23,7 +25,7 @@ from chalice import (
     UnauthorizedError,
 )
 
-from chalicelib import accounts, auth, errors, inputs, notifications, rules, scheduling, static, views
+from chalicelib import accounts, auth, errors, inputs, notifications, rules, runtime, scheduling, static, views
 from chalicelib.logs import logger
 
 app = Chalice(app_name="client-portal")
@@ -34,8 +36,7 @@ _CORS = (
     else None
 )
 # Only `chalice package` reads the stream ARN (it writes it into the template), and the merge
-# template (deploy/resources.yaml) replaces it with the visits table's own stream. This stand-in
-# lets packaging and imports work wherever VISITS_STREAM_ARN is not set.
+# template (deploy/resources.yaml) replaces it with the visits table's own stream.
 PACKAGING_STREAM_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/replaced-by-merge-template/stream/0"
 _VISIT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _HTTP_ERRORS = {
@@ -50,6 +51,7 @@ _HTTP_ERRORS = {
 @app.authorizer(ttl_seconds=300)
 def cognito_id_token(auth_request):
     """Verifies the Cognito ID token on every /portal and /clinic request (signature, iss, aud, exp)."""
+    runtime.ensure_bound()
     try:
         identity = auth.verify_id_token(auth_request.token)
     except auth.InvalidToken as rejected:
@@ -82,6 +84,7 @@ def api(path, methods=("GET",), role=None):
     def register(view):
         @functools.wraps(view)
         def handle(**params):
+            runtime.ensure_bound()
             try:
                 if role is not None:
                     params["identity"] = caller(role)
@@ -158,32 +161,27 @@ def refresh_tokens():
 
 @api("/portal/me", role=auth.Role.PATIENT)
 def my_profile(identity):
-    return views.me_view(*scheduling.patient_and_clinic(identity))
+    return views.me_view(scheduling.patient_profile(identity))
 
 
 @api("/portal/sessions", role=auth.Role.PATIENT)
 def my_visits(identity):
     now = utc_now()
-    context, dates, visits = scheduling.patient_visits(identity, query("from"), query("to"), now)
-    return views.schedule_view(context, dates, visits, now)
+    return views.schedule_view(scheduling.patient_visits(identity, query("from"), query("to"), now), now)
 
 
 @api("/portal/sessions/{visit_id}/response", methods=["PUT"], role=auth.Role.PATIENT)
 def answer_visit(visit_id, identity):
     request = inputs.response_request(body())
     now = utc_now()
-    context, visit, state = scheduling.respond(identity, visit_id_from(visit_id), request, now)
-    view = views.visit_view(visit, state, context, now)
-    if request.response is rules.PatientResponse.CANCELLED:
-        view["notice"] = context.cancel_notice
-    return view
+    visit = scheduling.respond(identity, visit_id_from(visit_id), request, now)
+    return views.answer_view(visit, now, with_notice=request.response is rules.PatientResponse.CANCELLED)
 
 
 @api("/portal/sessions/{visit_id}/response", methods=["DELETE"], role=auth.Role.PATIENT)
 def change_answer(visit_id, identity):
     now = utc_now()
-    context, visit, state = scheduling.clear_response(identity, visit_id_from(visit_id), now)
-    return views.visit_view(visit, state, context, now)
+    return views.visit_view(scheduling.clear_response(identity, visit_id_from(visit_id), now), now)
 
 
 # --- Clinic staff ----------------------------------------------------------------------
@@ -191,7 +189,7 @@ def change_answer(visit_id, identity):
 
 @api("/clinic/settings", role=auth.Role.STAFF)
 def clinic_settings(identity):
-    return views.settings_view(scheduling.clinic_context(identity.clinic_id).clinic)
+    return views.settings_view(scheduling.clinic_context(identity.clinic_id))
 
 
 @api("/clinic/settings", methods=["PATCH"], role=auth.Role.STAFF)
@@ -206,30 +204,27 @@ def clinic_patients(identity):
 
 @api("/clinic/patients", methods=["POST"], role=auth.Role.STAFF)
 def add_patient(identity):
-    patient = scheduling.create_patient(identity, *inputs.new_patient(body()), utc_now())
-    return created(views.patient_view(patient))
+    return created(views.patient_view(scheduling.create_patient(identity, *inputs.new_patient(body()), utc_now())))
 
 
 @api("/clinic/sessions", role=auth.Role.STAFF)
 def clinic_visits(identity):
     now = utc_now()
-    context, dates, visits = scheduling.clinic_visits(identity, query("from"), query("to"), now)
-    return views.schedule_view(context, dates, visits, now, view=views.clinic_visit_view)
+    schedule = scheduling.clinic_visits(identity, query("from"), query("to"), now)
+    return views.schedule_view(schedule, now, view=views.clinic_visit_view)
 
 
 @api("/clinic/sessions", methods=["POST"], role=auth.Role.STAFF)
 def add_visit(identity):
     now = utc_now()
-    context, visit = scheduling.create_visit(identity, inputs.new_visit(body()), now)
-    return created(views.clinic_visit_view(visit, views.visit_state(visit), context, now))
+    return created(views.clinic_visit_view(scheduling.create_visit(identity, inputs.new_visit(body()), now), now))
 
 
 @api("/clinic/sessions/{visit_id}", methods=["PATCH"], role=auth.Role.STAFF)
 def change_visit(visit_id, identity):
     patch = inputs.visit_patch(body())
     now = utc_now()
-    context, visit = scheduling.update_visit(identity, visit_id_from(visit_id), patch, now)
-    return views.clinic_visit_view(visit, views.visit_state(visit), context, now)
+    return views.clinic_visit_view(scheduling.update_visit(identity, visit_id_from(visit_id), patch, now), now)
 
 
 # --- Emails to the clinic ------------------------------------------------------------
@@ -241,7 +236,7 @@ def change_visit(visit_id, identity):
 # deploy/resources.yaml also sets these on the event source mapping, with retries, bisecting
 # and the on-failure queue.
 @app.on_dynamodb_record(
-    stream_arn=os.environ.get("VISITS_STREAM_ARN", PACKAGING_STREAM_ARN),
+    stream_arn=PACKAGING_STREAM_ARN,
     name="clinic_emails",
     batch_size=10,
     starting_position="TRIM_HORIZON",
@@ -250,6 +245,7 @@ def change_visit(visit_id, identity):
 def clinic_emails(event):
     """A patient's cancel or un-cancel → one email to the clinic. Returns the records to retry;
     the event source mapping needs `FunctionResponseTypes: [ReportBatchItemFailures]`."""
+    runtime.ensure_bound()
     return notifications.handle_visit_changes(event.to_dict(), event.context)
 
 

@@ -4,11 +4,12 @@ Starts its own AWS emulator in this process, seeds it, measures, prints a table 
 as the very last line, every figure as one JSON object. Exits 1 when a figure misses its
 budget (or could not be measured), 2 when the measurement itself is broken.
 
-Order matters. The request counter is installed before anything creates an AWS client. The
-small-table figures (latency, overhead) are taken before the filler that makes the visits
-table 100,000 items, because moto answers an index Query by walking the whole table (seconds
-per Query at 100,000 items) where DynamoDB reads only the patient's partition; the figures
-that must stay flat as clinics grow (requests, items examined) are taken at both sizes.
+Order matters. The request counter is installed before anything creates an AWS client (no
+import makes one: clients are made on first use). The small-table figures (latency,
+overhead) are taken before the filler that makes the visits table 100,000 items, because
+moto answers an index Query by walking the whole table (seconds per Query at 100,000 items)
+where DynamoDB reads only the patient's partition; the figures that must stay flat as
+clinics grow (requests, items examined) are taken at both sizes.
 """
 
 import json
@@ -18,11 +19,22 @@ import statistics
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from chalice.test import Client
+
+from app import app
+from bench import footprint, seed, stream
 from bench.counting import JwksFetches, RequestCounter
 from bench.replay import Replay
+from bench.seed import TIMEZONE
+from chalicelib import times
+from chalicelib.logs import logger
+from chalicelib.models import Visit
+from local import emulator
+from local.gateway import use_portal_gateway
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench-results"
@@ -35,7 +47,6 @@ WARM_UP = 3
 IMPORT_RUNS = 15
 STREAM_CANCELS = 30
 LISTED_VISITS = 100
-NOT_MEASURED_STREAM = "not measured: no stream handler in this build"
 
 # (key, budget, what). A figure is within budget when it is <= the budget.
 BUDGETS = [
@@ -72,7 +83,6 @@ REPORTED = [
     ("import_baseline_ms", "cold `import chalice, boto3`, ms, median"),
     ("bundle_unzipped_mib", "Lambda bundle, unzipped, MiB"),
 ]
-STREAM_KEYS = ("stream_idle_requests", "emails_per_s")
 
 
 def median(values: list[float]) -> float:
@@ -95,28 +105,24 @@ class Broken(Exception):
 # --- The service, in this process -----------------------------------------------------------
 
 
-def start_service():
-    """Emulator → environment → tables, pool, sender → `app` → the test client, as the suite does."""
-    from local import emulator
+@dataclass(frozen=True)
+class Service:
+    server: object
+    client: Client
+    provisioned: emulator.Provisioned
 
+
+def start_service() -> Service:
+    """Emulator → tables, pool, sender (the service bound to them) → the test client, as the suite does."""
     port = emulator.free_port()
     server = emulator.start(port)
-    endpoint = f"http://127.0.0.1:{port}"
-    emulator.use_emulator(endpoint, table_prefix="portal-bench")
-    os.environ.update(emulator.provision(endpoint, SENDER_EMAIL))
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "INFO"  # as deployed: the per-request log line is part of the cost
-
-    from chalice.test import Client
-
-    from app import app
-    from chalicelib.logs import logger
-    from local.gateway import use_portal_gateway
-
+    provisioned = emulator.provision(f"http://127.0.0.1:{port}", table_prefix="portal-bench", sender_email=SENDER_EMAIL)
+    logger.setLevel("INFO")  # as deployed: the per-request log line is part of the cost
     # Formatted and written, just not shown; the stream lives as long as the process.
     logger.registered_handler.setStream(open(os.devnull, "w"))  # noqa: SIM115
     client = Client(app, stage_name=STAGE, project_dir=str(ROOT))
     use_portal_gateway(client)
-    return server, app, client
+    return Service(server, client, provisioned)
 
 
 class Http:
@@ -149,12 +155,8 @@ def bare_query(data):
     """The Query the list handler makes, with nothing of ours around it: same index, same bounds."""
     from zoneinfo import ZoneInfo
 
-    from bench.seed import TIMEZONE
-    from chalicelib import rules
-    from chalicelib.models import Visit
-
-    first, last = rules.range_bounds_utc(data.range_from, data.range_to, ZoneInfo(TIMEZONE))
-    low, high = rules.format_instant(first), rules.format_instant(last)
+    first, last = times.day_bounds_utc(data.range_from, data.range_to, ZoneInfo(TIMEZONE))
+    low, high = times.format_instant(first), times.format_instant(last)
 
     def query():
         started = time.perf_counter()
@@ -207,7 +209,7 @@ def list_vs_bare(http, counter, token, path, query, runs) -> dict:
 
 
 def answer_visits(http, counter, token, visit_ids) -> dict:
-    times, requests = [], []
+    durations, requests = [], []
     for visit_id in visit_ids:
         with counter.measure() as tally:
             payload, ms = http.request(
@@ -215,116 +217,135 @@ def answer_visits(http, counter, token, visit_ids) -> dict:
             )
         if payload["status"] != "patient_confirmed":
             raise Broken(f"answering {visit_id} left it {payload['status']}")
-        times.append(ms)
+        durations.append(ms)
         requests.append(tally.requests("dynamodb"))
-    return {"ms": times, "max_requests": max(requests)}
+    return {"ms": durations, "max_requests": max(requests)}
 
 
-def stream_figures(app, client, counter, data, region: str) -> dict:
-    """Only when the build has the stream handler; see bench/stream.py."""
-    import boto3
-
-    from bench import stream
-    from chalicelib import rules
-    from chalicelib.models import Visit
-
-    if not stream.has_stream_handler(app):
-        return {"stream_measured": False, "stream_idle_requests": None, "emails_per_s": None}
-    stream_arn = boto3.client("dynamodb").describe_table(TableName=Visit.Meta.table_name)["Table"]["LatestStreamArn"]
+def stream_figures(service: Service, counter, data) -> dict:
+    """The stream handler's figures (bench/stream.py); its failure is a finding to report, not a crash."""
     keys = [(data.answering_patient, visit_id) for visit_id in data.answerable[-(STREAM_CANCELS + 1) :]]
     visits = sorted(Visit.batch_get(keys, consistent_read=True), key=lambda visit: visit.visit_id)
-    now = rules.format_instant(datetime.now(UTC))
+    now = times.format_instant(datetime.now(UTC))
+    settings = service.provisioned.settings
     try:
-        return {"stream_measured": True, **stream.measure(client, counter, visits, stream_arn, region, now)}
-    except Exception as error:  # the handler's failure is a finding to report, not a crash of the bench
+        return stream.measure(
+            service.client, counter, visits, service.provisioned.visits_stream_arn, settings.region, now
+        )
+    except Exception as error:
         traceback.print_exc()
         return {
-            "stream_measured": True,
             "stream_idle_requests": None,
             "emails_per_s": None,
             "stream_error": f"the stream handler raised {type(error).__name__}: {error}",
         }
 
 
+@dataclass(frozen=True)
+class Portal:
+    """The bench clinic as the measured requests see it: its data, logins and the listed range."""
+
+    http: Http
+    data: seed.BenchData
+    listed: str  # the listed patient's token
+    answering: str  # the answering patient's token
+    path: str  # GET /portal/sessions over the listed range
+    query: object  # the bare pynamodb query of the same range
+
+
+def first_request(portal: Portal, counter, jwks) -> dict:
+    """The container's first authorized request: keys fetched once, clients made."""
+    fetches_before = jwks.count
+    with counter.measure() as cold:
+        ms = portal.http.request("GET", portal.path, portal.listed)[1]
+    return {
+        "list_ms_cold": round(ms, 1),
+        "jwks_fetches_cold": jwks.count - fetches_before,
+        "list_requests_cold": cold.requests("dynamodb"),
+    }
+
+
+def on_the_small_table(portal: Portal, counter) -> dict:
+    """Latency and overhead with the emulator answering, on the clinic's own items only."""
+    for _ in range(WARM_UP):
+        portal.http.request("GET", portal.path, portal.listed)
+        portal.query()
+    small = list_vs_bare(portal.http, counter, portal.listed, portal.path, portal.query, RUNS)
+    return {
+        "list_ms_p50": median(small["handler_ms"]),
+        "list_ms_p95": p95(small["handler_ms"]),
+        "bare_query_ms_p50": median(small["bare_ms"]),
+        "overhead_ratio_emulator": ratio(small["handler_ms"], small["bare_ms"]),
+        "list_requests_small": small["max_requests"],
+        "read_amplification_small": small["read_amplification"],
+    }
+
+
+def with_dynamodb_replayed(portal: Portal, counter, replay: Replay) -> dict:
+    """The overhead ratio with every DynamoDB answer replayed: our code against pynamodb's alone."""
+    with replay.recording():
+        portal.http.request("GET", portal.path, portal.listed)
+    with replay.replaying():
+        replayed = list_vs_bare(portal.http, counter, portal.listed, portal.path, portal.query, RUNS_REPLAYED)
+    if replay.missing:
+        raise Broken(f"nothing recorded to replay for {sorted(replay.missing)}")
+    return {
+        "overhead_ratio": ratio(replayed["handler_ms"], replayed["bare_ms"]),
+        "list_ms_p50_replayed": median(replayed["handler_ms"]),
+        "bare_query_ms_p50_replayed": median(replayed["bare_ms"]),
+    }
+
+
+def at_100k_visits(portal: Portal, counter, now: datetime, region: str) -> dict:
+    """100,000 visits across many clinics and patients: what must stay flat as clinics grow."""
+    started = time.perf_counter()
+    seed.seed_filler(now, region)
+    figures = {"seed_filler_s": round(time.perf_counter() - started, 1), "table_visits": seed.table_size(Visit, region)}
+    if figures["table_visits"] != seed.TABLE_VISITS:
+        raise Broken(f"the visits table holds {figures['table_visits']} items, not {seed.TABLE_VISITS}")
+    big = list_vs_bare(portal.http, counter, portal.listed, portal.path, portal.query, RUNS_100K)
+    answered = answer_visits(portal.http, counter, portal.answering, [portal.data.answerable[RUNS]])
+    return {
+        **figures,
+        "list_requests_100k": big["max_requests"],
+        "read_amplification": big["read_amplification"],
+        "list_ms_p50_100k": median(big["handler_ms"]),
+        "bare_query_ms_p50_100k": median(big["bare_ms"]),
+        "respond_requests_100k": answered["max_requests"],
+    }
+
+
 def measure(counter: RequestCounter, jwks: JwksFetches, replay: Replay) -> dict:
-    from bench import footprint, seed
-
-    figures: dict = {}
-    figures.update(footprint.import_times(ROOT, IMPORT_RUNS))  # first: the emulator is not yet busy
-    server, app, client = start_service()
+    figures = footprint.import_times(ROOT, IMPORT_RUNS)  # first: the emulator is not yet busy
+    service = start_service()
     try:
-        from chalicelib import config
-        from chalicelib.models import Visit
-
-        region = config.region()
+        region = service.provisioned.settings.region
         now = datetime.now(UTC)
         data = seed.seed_bench_clinic(now)
-        http = Http(client)
-        listed = http.log_in(data.logins[data.listed_patient], seed.PASSWORD)
-        answering = http.log_in(data.logins[data.answering_patient], seed.PASSWORD)
-        path = f"/portal/sessions?from={data.range_from.isoformat()}&to={data.range_to.isoformat()}"
-        query = bare_query(data)
-
-        # The container's first authorized request: keys fetched once, clients made.
-        fetches_before = jwks.count
-        with counter.measure() as cold:
-            figures["list_ms_cold"] = round(http.request("GET", path, listed)[1], 1)
-        figures["jwks_fetches_cold"] = jwks.count - fetches_before
-        figures["list_requests_cold"] = cold.requests("dynamodb")
+        http = Http(service.client)
+        portal = Portal(
+            http=http,
+            data=data,
+            listed=http.log_in(data.logins[data.listed_patient], seed.PASSWORD),
+            answering=http.log_in(data.logins[data.answering_patient], seed.PASSWORD),
+            path=f"/portal/sessions?from={data.range_from.isoformat()}&to={data.range_to.isoformat()}",
+            query=bare_query(data),
+        )
+        figures.update(first_request(portal, counter, jwks))
         warm_from = jwks.count
-        check_counter(counter, query)
-
-        # The clinic's own items only.
-        for _ in range(WARM_UP):
-            http.request("GET", path, listed)
-            query()
-        small = list_vs_bare(http, counter, listed, path, query, RUNS)
-        figures.update(
-            list_ms_p50=median(small["handler_ms"]),
-            list_ms_p95=p95(small["handler_ms"]),
-            bare_query_ms_p50=median(small["bare_ms"]),
-            overhead_ratio_emulator=ratio(small["handler_ms"], small["bare_ms"]),
-            list_requests_small=small["max_requests"],
-            read_amplification_small=small["read_amplification"],
-        )
-        with replay.recording():
-            http.request("GET", path, listed)
-        with replay.replaying():
-            replayed = list_vs_bare(http, counter, listed, path, query, RUNS_REPLAYED)
-        if replay.missing:
-            raise Broken(f"nothing recorded to replay for {sorted(replay.missing)}")
-        figures.update(
-            overhead_ratio=ratio(replayed["handler_ms"], replayed["bare_ms"]),
-            list_ms_p50_replayed=median(replayed["handler_ms"]),
-            bare_query_ms_p50_replayed=median(replayed["bare_ms"]),
-        )
-        answered = answer_visits(http, counter, answering, data.answerable[:RUNS])
+        check_counter(counter, portal.query)
+        figures.update(on_the_small_table(portal, counter))
+        figures.update(with_dynamodb_replayed(portal, counter, replay))
+        answered = answer_visits(http, counter, portal.answering, data.answerable[:RUNS])
         figures["respond_ms_p50"] = median(answered["ms"])
-        figures.update(stream_figures(app, client, counter, data, region))
-
-        # 100,000 visits across many clinics and patients.
-        started = time.perf_counter()
-        seed.seed_filler(now, region)
-        figures["seed_filler_s"] = round(time.perf_counter() - started, 1)
-        figures["table_visits"] = seed.table_size(Visit, region)
-        if figures["table_visits"] != seed.TABLE_VISITS:
-            raise Broken(f"the visits table holds {figures['table_visits']} items, not {seed.TABLE_VISITS}")
-        big = list_vs_bare(http, counter, listed, path, query, RUNS_100K)
-        answered_big = answer_visits(http, counter, answering, [data.answerable[RUNS]])
-        figures.update(
-            list_requests_100k=big["max_requests"],
-            read_amplification=big["read_amplification"],
-            list_ms_p50_100k=median(big["handler_ms"]),
-            bare_query_ms_p50_100k=median(big["bare_ms"]),
-            respond_requests_100k=answered_big["max_requests"],
-        )
-
-        figures["list_requests"] = max(small["max_requests"], big["max_requests"])
-        figures["respond_requests"] = max(answered["max_requests"], answered_big["max_requests"])
+        figures.update(stream_figures(service, counter, data))
+        figures.update(at_100k_visits(portal, counter, now, region))
+        figures["list_requests"] = max(figures["list_requests_small"], figures["list_requests_100k"])
+        figures["respond_requests"] = max(answered["max_requests"], figures["respond_requests_100k"])
         figures["jwks_fetches_warm"] = jwks.count - warm_from
         figures["scans"] = counter.total.count("Scan")
     finally:
-        server.stop()
+        service.server.stop()
     figures.update(footprint.bundle_size(ROOT))
     return figures
 
@@ -333,14 +354,11 @@ def measure(counter: RequestCounter, jwks: JwksFetches, replay: Replay) -> dict:
 
 
 def judge(figures: dict):
-    """Table rows and the keys that failed (a build without the stream handler fails too)."""
+    """Table rows and the keys that failed (or could not be measured)."""
     rows, failed = [], []
-    no_stream_handler = not figures.get("stream_measured")
     for key, budget, what in BUDGETS:
         value, note, verdict = figures.get(key), what, "ok"
-        if value is None and key in STREAM_KEYS and no_stream_handler:
-            note, verdict = NOT_MEASURED_STREAM, "FAIL"
-        elif value is None:
+        if value is None:
             note, verdict = figures.get("stream_error", "not measured"), "FAIL"
         elif value > budget:
             verdict = "FAIL"
@@ -349,9 +367,7 @@ def judge(figures: dict):
         rows.append((key, value, f"≤ {budget}", verdict, note))
     for key, what in REPORTED:
         value, note, verdict = figures.get(key), what, ""
-        if key in STREAM_KEYS and no_stream_handler:
-            note = NOT_MEASURED_STREAM
-        elif key == "emails_per_s" and (value is None or figures["emails_sent"] != figures["emails_expected"]):
+        if key == "emails_per_s" and (value is None or figures["emails_sent"] != figures["emails_expected"]):
             # No rate, or a rate of the wrong number of emails: the contract is one email per action.
             note = figures.get("stream_error") or (
                 f"sent {figures['emails_sent']} emails for {figures['emails_expected']} patient cancels"

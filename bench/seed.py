@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from chalicelib import accounts, rules
-from chalicelib.models import Clinic, Patient, SessionClass, Visit
+from chalicelib import accounts, rules, times
+from chalicelib.models import Clinic, Patient, Visit
+from chalicelib.rules import PatientResponse
+from local import records
 
 CLINIC_ID = "cln_bench"
 TIMEZONE = "America/New_York"
@@ -26,12 +28,7 @@ TABLE_VISITS = 100_000
 FILLER_PATIENTS = 5_000  # about 20 visits each
 FILLER_CLINICS = 500  # the bench clinic is one of them
 FILLER_IN_BENCH_CLINIC = 500  # so the measured clinic itself has grown: about 10,000 visits
-INDIVIDUAL, FAMILY, CANCELLED_BY_CLIENT, CANCELLED_BY_CLINIC = (
-    "Individual therapy",
-    "Family therapy",
-    "Cancelled by client",
-    "Cancelled by clinic",
-)
+CANCELLED_BY_CLINIC = "Cancelled by clinic"  # one of the default session classes
 
 
 @dataclass(frozen=True)
@@ -45,29 +42,13 @@ class BenchData:
     answerable: list[str]  # visit ids, upcoming, awaiting an answer
 
 
-def session_classes() -> list[SessionClass]:
-    return [
-        SessionClass(name=INDIVIDUAL, cancelled=False),
-        SessionClass(name=FAMILY, cancelled=False),
-        SessionClass(name=CANCELLED_BY_CLIENT, cancelled=True),
-        SessionClass(name=CANCELLED_BY_CLINIC, cancelled=True),
-    ]
-
-
 def seed_bench_clinic(now: datetime) -> BenchData:
     tz = ZoneInfo(TIMEZONE)
-    today = rules.today_in(tz, now)
+    today = times.today_in(tz, now)
     range_from, range_to = rules.date_range(None, None, today)  # the portal's default range
-    stamp = rules.format_instant(now)
-    Clinic(
-        CLINIC_ID,
-        name="Bench Family Therapy",
-        timezone=TIMEZONE,
-        phone="(555) 010-0000",
-        admin_email="frontdesk@bench.example",
-        patient_cancel_enabled=True,
-        cancel_cutoff_hours=0,
-        session_classes=session_classes(),
+    stamp = times.format_instant(now)
+    records.clinic(
+        CLINIC_ID, name="Bench Family Therapy", timezone=TIMEZONE, admin_email="frontdesk@bench.example"
     ).save()
     for patient_id, name, email in (LISTED, ANSWERING):
         Patient(patient_id, clinic_id=CLINIC_ID, name=name, email=email, created_at=stamp).save()
@@ -105,35 +86,27 @@ def seed_bench_clinic(now: datetime) -> BenchData:
 
 def _visit(patient, visit_id, day, clock, tz, stamp, variant=None, now=None) -> Visit:
     patient_id, name, _ = patient
-    starts_at = rules.local_to_utc(day, clock, tz)
-    visit = Visit(
+    starts_at = times.local_to_utc(day, clock, tz)
+    fields = {}
+    # The listed patient's visits come in every status, so the list does all of its work.
+    kind = variant % 10 if variant is not None else None
+    if kind == 0 and starts_at < now:
+        fields["completed"] = True
+    elif kind == 1:
+        fields["session_class"] = CANCELLED_BY_CLINIC
+    elif kind == 2:
+        fields["response"] = PatientResponse.CONFIRMED.value
+    elif kind == 3:
+        fields.update(response=PatientResponse.CANCELLED.value, reason="Out of town.")
+    return records.visit(
         patient_id,
         visit_id,
         clinic_id=CLINIC_ID,
         patient_name=name,
-        starts_at=rules.format_instant(starts_at),
-        duration_minutes=50,
-        provider="Dr. Maya Patel",
-        location="Room 2, 120 Main St",
-        session_class=INDIVIDUAL,
-        completed=False,
-        created_at=stamp,
-        updated_at=stamp,
+        starts_at=starts_at,
+        now=times.parse_instant(stamp),
+        **fields,
     )
-    # The listed patient's visits come in every status, so the list does all of its work.
-    if variant is not None:
-        kind = variant % 10
-        if kind == 0 and starts_at < now:
-            visit.completed = True
-        elif kind == 1:
-            visit.session_class = CANCELLED_BY_CLINIC
-        elif kind in (2, 3):
-            visit.patient_response = (
-                rules.PatientResponse.CONFIRMED if kind == 2 else rules.PatientResponse.CANCELLED
-            ).value
-            visit.responded_at = stamp
-            visit.cancel_reason = "Out of town." if kind == 3 else None
-    return visit
 
 
 # --- Filler, straight into moto's backend --------------------------------------------------
@@ -173,14 +146,10 @@ def _put_direct(model, raw_items, region: str) -> None:
 def seed_filler(now: datetime, region: str, total_visits: int = TABLE_VISITS) -> int:
     """Other clinics and patients (and more patients of the bench clinic) until the visits
     table holds `total_visits` items. Returns how many visits were added."""
-    stamp = rules.format_instant(now)
+    stamp = times.format_instant(now)
     clinics = [CLINIC_ID] + [f"cln_fill_{n:03d}" for n in range(1, FILLER_CLINICS)]
-    clinic_template = Clinic(
-        "x",
-        name="Filler Clinic",
-        timezone=TIMEZONE,
-        admin_email="frontdesk@filler.example",
-        session_classes=session_classes(),
+    clinic_template = records.clinic(
+        "x", name="Filler Clinic", timezone=TIMEZONE, admin_email="frontdesk@filler.example"
     ).serialize()
     _put_direct(Clinic, ({**clinic_template, "clinic_id": {"S": c}} for c in clinics[1:]), region)
 
@@ -196,19 +165,15 @@ def seed_filler(now: datetime, region: str, total_visits: int = TABLE_VISITS) ->
     )
 
     missing = total_visits - table_size(Visit, region)
-    visit_template = Visit(
+    visit_template = records.visit(
         "x",
         "x",
         clinic_id="x",
         patient_name="Filler Patient",
-        starts_at=stamp,
-        duration_minutes=50,
+        starts_at=now,
+        now=now,
         provider="Jordan Lee, LMFT",
         location="Telehealth (video)",
-        session_class=INDIVIDUAL,
-        completed=False,
-        created_at=stamp,
-        updated_at=stamp,
     ).serialize()
     first = now - timedelta(days=365)
 
@@ -221,7 +186,7 @@ def seed_filler(now: datetime, region: str, total_visits: int = TABLE_VISITS) ->
                 "patient_id": {"S": patient_id},
                 "visit_id": {"S": f"vis_fill_{n:06d}"},
                 "clinic_id": {"S": clinic_id},
-                "starts_at": {"S": rules.format_instant(starts_at)},
+                "starts_at": {"S": times.format_instant(starts_at)},
             }
 
     _put_direct(Visit, filler_visits(), region)

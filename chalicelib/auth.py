@@ -7,7 +7,7 @@ route handlers as the authorizer context, and `Identity.from_context` reads it b
 import time
 from dataclasses import dataclass
 from enum import Enum
-from functools import lru_cache
+from functools import cache
 
 import jwt
 
@@ -64,9 +64,14 @@ class Identity:
         return (now if now is not None else time.time()) >= self.expires_at
 
 
-@lru_cache(maxsize=1)
+@cache
 def _jwks_client() -> jwt.PyJWKClient:
-    return jwt.PyJWKClient(config.settings().jwks_url, cache_jwk_set=True, lifespan=JWKS_CACHE_SECONDS, timeout=5)
+    return jwt.PyJWKClient(config.current().jwks_url, cache_jwk_set=True, lifespan=JWKS_CACHE_SECONDS, timeout=5)
+
+
+def forget_keys() -> None:
+    """A new binding may be another user pool: fetch its keys on the next token."""
+    _jwks_client.cache_clear()
 
 
 def bearer_token(header: str | None) -> str:
@@ -82,7 +87,7 @@ def bearer_token(header: str | None) -> str:
 
 def verify_id_token(header: str | None) -> Identity:
     token = bearer_token(header)
-    settings = config.settings()
+    settings = config.current()
     try:
         signing_key = _jwks_client().get_signing_key_from_jwt(token)
         claims = jwt.decode(

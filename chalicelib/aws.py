@@ -1,13 +1,14 @@
-"""AWS clients, created lazily and once per container; never at import.
+"""AWS clients, created lazily and once per binding; never at import.
 
-Tests and the local runner point them at the emulator through `AWS_ENDPOINT_URL`.
-`reset_clients()` drops them when the environment changes (tests).
+They follow the bound settings (`chalicelib.runtime.bind`): the emulator's endpoint in local
+mode and tests, AWS itself when deployed. Binding again drops them (`reset_clients`).
 """
 
 from functools import cache
 
 import boto3
 from botocore.config import Config
+from pynamodb.connection import Connection
 
 from chalicelib import config
 
@@ -16,8 +17,9 @@ _RETRIES = Config(retries={"max_attempts": 4, "mode": "standard"}, connect_timeo
 
 @cache
 def client(service: str):
+    settings = config.current()
     return boto3.session.Session().client(
-        service, region_name=config.region(), endpoint_url=config.aws_endpoint(), config=_RETRIES
+        service, region_name=settings.region, endpoint_url=settings.endpoint, config=_RETRIES
     )
 
 
@@ -30,5 +32,13 @@ def sesv2():
     return client("sesv2")
 
 
+@cache
+def transactions() -> Connection:
+    """pynamodb's transactions need a connection of their own (pointed at the emulator locally)."""
+    settings = config.current()
+    return Connection(region=settings.region, host=settings.endpoint)
+
+
 def reset_clients() -> None:
     client.cache_clear()
+    transactions.cache_clear()

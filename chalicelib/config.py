@@ -1,54 +1,78 @@
-"""Deployment settings, read from the environment that `.chalice/config.json` sets per stage.
+"""Where a deployment's resources are: tables, user pool, sender, AWS endpoint.
 
-Read lazily (`settings()`), never at import, so tests and the local runner can set the
-environment first. The pynamodb models are the one exception: pynamodb reads
-`Meta.table_name` and `Meta.host` when the class is defined.
+Nothing here runs at import. `Settings.from_environment()` reads what `.chalice/config.json`
+and the stack give each Lambda function; local mode, the tests, the benchmark and the
+operations command build their own `Settings`. `chalicelib.runtime.bind` points the
+service at one of them.
 """
 
 import os
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 DEFAULT_REGION = "us-east-1"
-
-
-def region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
-
-
-def aws_endpoint() -> str | None:
-    """The AWS emulator's URL in local mode and tests; unset on AWS."""
-    return os.environ.get("AWS_ENDPOINT_URL") or None
-
-
-def table_name(kind: str) -> str:
-    """Table names follow `<prefix>-<kind>` unless a stage names a table explicitly."""
-    explicit = os.environ.get(f"{kind.upper()}_TABLE")
-    if explicit:
-        return explicit
-    return f"{os.environ.get('TABLE_PREFIX', 'portal-dev')}-{kind}"
+DEFAULT_TABLE_PREFIX = "portal-dev"
+# Every table the service uses, by kind; `<prefix>-<kind>` unless `<KIND>_TABLE` names it.
+TABLE_KINDS = ("clinics", "patients", "visits", "idempotency")
 
 
 @dataclass(frozen=True)
 class Settings:
-    user_pool_id: str
-    app_client_id: str
-    issuer: str
-    jwks_url: str
-    sender_email: str
+    region: str = DEFAULT_REGION
+    endpoint: str | None = None  # the AWS emulator's URL in local mode and tests; None on AWS
+    tables: Mapping[str, str] = field(default_factory=dict)
+    user_pool_id: str = ""
+    app_client_id: str = ""
+    issuer: str = ""
+    jwks_url: str = ""
+    sender_email: str = ""
+
+    def table(self, kind: str) -> str:
+        return self.tables[kind]
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+        region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+        pool_id = environ.get("USER_POOL_ID", "")
+        issuer = environ.get("TOKEN_ISSUER") or f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
+        return cls(
+            region=region,
+            endpoint=environ.get("AWS_ENDPOINT_URL") or None,
+            tables=table_names(environ.get("TABLE_PREFIX") or DEFAULT_TABLE_PREFIX, environ),
+            user_pool_id=pool_id,
+            app_client_id=environ.get("APP_CLIENT_ID", ""),
+            issuer=issuer,
+            # moto signs tokens with the real AWS issuer but serves its key set itself, so the
+            # key URL is configurable apart from the issuer.
+            jwks_url=environ.get("JWKS_URL") or f"{issuer}/.well-known/jwks.json",
+            sender_email=environ.get("SENDER_EMAIL", ""),
+        )
 
 
-@lru_cache(maxsize=1)
-def settings() -> Settings:
-    pool_id = os.environ.get("USER_POOL_ID", "")
-    issuer = os.environ.get("TOKEN_ISSUER") or f"https://cognito-idp.{region()}.amazonaws.com/{pool_id}"
-    # moto signs tokens with the real AWS issuer but serves its JWKS locally, so the
-    # key URL is configurable apart from the issuer.
-    jwks_url = os.environ.get("JWKS_URL") or f"{issuer}/.well-known/jwks.json"
-    return Settings(
-        user_pool_id=pool_id,
-        app_client_id=os.environ.get("APP_CLIENT_ID", ""),
-        issuer=issuer,
-        jwks_url=jwks_url,
-        sender_email=os.environ.get("SENDER_EMAIL", ""),
-    )
+def table_names(prefix: str, explicit: Mapping[str, str] = {}) -> dict[str, str]:  # noqa: B006 (read only)
+    """`<prefix>-<kind>` for each table, unless `<KIND>_TABLE` in `explicit` names it."""
+    return {kind: explicit.get(f"{kind.upper()}_TABLE") or f"{prefix}-{kind}" for kind in TABLE_KINDS}
+
+
+class NotBound(RuntimeError):
+    """A function needed the deployment before an entry point bound one (`runtime.bind`)."""
+
+
+_bound: Settings | None = None
+
+
+def current() -> Settings:
+    """The settings the service is bound to."""
+    if _bound is None:
+        raise NotBound("The service is not bound to a deployment yet: call chalicelib.runtime.bind() first.")
+    return _bound
+
+
+def is_bound() -> bool:
+    return _bound is not None
+
+
+def use(settings: Settings) -> None:
+    """Only `runtime.bind` calls this: the models and clients must follow the same settings."""
+    global _bound
+    _bound = settings

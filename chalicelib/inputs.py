@@ -9,14 +9,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import rules
+from chalicelib import rules, times
 from chalicelib.errors import BadInput
 
 MAX_NAME = 200
 MAX_REASON = 500
 MAX_NOTICE = 2000
 MAX_CLASSES = 50
-MAX_CUTOFF_HOURS = 168
 # Cognito's limits: a username (the patient's email) of at most 128 characters, and a
 # challenge session of 20 to 4096; longer or shorter never reach Cognito.
 MAX_LOGIN_EMAIL = 128
@@ -160,11 +159,11 @@ def settings_patch(body: Any) -> dict[str, Any]:
         raise BadInput("Send at least one setting to change.")
     checks = {
         "name": lambda v: text(v, "name"),
-        "timezone": lambda v: rules.parse_timezone(v).key,
+        "timezone": lambda v: times.parse_timezone(v).key,
         "phone": lambda v: text(v, "phone", 50),
         "admin_email": lambda v: email(v, "admin_email"),
         "patient_cancel_enabled": lambda v: boolean(v, "patient_cancel_enabled"),
-        "cancel_cutoff_hours": lambda v: integer(v, "cancel_cutoff_hours", 0, MAX_CUTOFF_HOURS),
+        "cancel_cutoff_hours": lambda v: integer(v, "cancel_cutoff_hours", 0, rules.MAX_CUTOFF_HOURS),
         "cancel_notice": lambda v: text(v, "cancel_notice", MAX_NOTICE, multiline=True),
         "session_classes": session_classes,
     }
@@ -198,8 +197,8 @@ VISIT_FIELDS = ("date", "start_time", "duration_minutes", "provider", "location"
 
 _VISIT_FIELD_CHECKS = {
     "patient_id": lambda v: text(v, "patient_id", 64),
-    "date": lambda v: rules.parse_date(v, "date"),
-    "start_time": rules.parse_clock_time,
+    "date": lambda v: times.parse_date(v, "date"),
+    "start_time": times.parse_clock_time,
     "duration_minutes": lambda v: integer(v, "duration_minutes", 5, 720),
     "provider": lambda v: text(v, "provider"),
     "location": lambda v: text(v, "location"),

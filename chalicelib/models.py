@@ -1,5 +1,8 @@
 """The DynamoDB items, as pynamodb models. Three tables, one item per thing, plain words.
 
+Nothing is bound when this module is imported: `bind(settings)` (called by
+`chalicelib.runtime.bind`) gives each model its table name, region and endpoint.
+
 Clinic operations staff read and edit these items in the AWS console, so attribute names
 are words, instants are ISO-8601 UTC text (`2026-12-01T14:00:00Z`), and booleans and
 numbers that a person typed as text are still read correctly.
@@ -20,7 +23,7 @@ from pynamodb.constants import BOOLEAN, NUMBER, STRING
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib import config
+from chalicelib.config import Settings
 
 
 class LenientBooleanAttribute(BooleanAttribute):
@@ -46,10 +49,11 @@ class LenientNumberAttribute(NumberAttribute):
 
 
 class _Meta:
-    """Shared table settings; pynamodb reads them when each model class is defined."""
+    """Shared table settings. `bind()` sets the table name, region and host of each model."""
 
-    region = config.region()
-    host = config.aws_endpoint()
+    table_name = None
+    region = None
+    host = None
     billing_mode = "PAY_PER_REQUEST"
 
 
@@ -60,7 +64,7 @@ class SessionClass(MapAttribute):
 
 class Clinic(Model):
     class Meta(_Meta):
-        table_name = config.table_name("clinics")
+        pass
 
     clinic_id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()
@@ -87,7 +91,7 @@ class PatientsByClinic(GlobalSecondaryIndex):
 
 class Patient(Model):
     class Meta(_Meta):
-        table_name = config.table_name("patients")
+        pass
 
     patient_id = UnicodeAttribute(hash_key=True)
     clinic_id = UnicodeAttribute()
@@ -142,7 +146,6 @@ class VisitsByClass(GlobalSecondaryIndex):
 
 class Visit(Model):
     class Meta(_Meta):
-        table_name = config.table_name("visits")
         # The email trigger compares the old and new item of every change.
         stream_view_type = "NEW_AND_OLD_IMAGES"
 
@@ -159,14 +162,14 @@ class Visit(Model):
     patient_response = UnicodeAttribute(null=True)
     responded_at = UnicodeAttribute(null=True)
     cancel_reason = UnicodeAttribute(null=True)
-    # Who last changed the patient response and when. The email trigger reads these from
-    # the stream record to tell a patient's own action from staff or console edits; the
-    # change id is new on every such write and makes each action's email idempotent.
-    response_changed_by = UnicodeAttribute(null=True)
-    response_changed_at = UnicodeAttribute(null=True)
-    response_change_id = UnicodeAttribute(null=True)
+    # The stamp of the last write the service made: who (`patient`, `staff:<login>`...),
+    # when, and an id that is new on every such write. Stream consumers read it to tell a
+    # patient's own action from staff or console edits (a console edit keeps the old id),
+    # and the id makes each action's email idempotent.
+    changed_by = UnicodeAttribute(null=True)
+    changed_at = UnicodeAttribute(null=True)
+    change_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute(null=True)
-    updated_at = UnicodeAttribute(null=True)
 
     by_start = VisitsByStart()
     by_clinic_start = ClinicVisitsByStart()
@@ -174,4 +177,16 @@ class Visit(Model):
     by_clinic_class = VisitsByClass()
 
 
-ALL_MODELS = (Clinic, Patient, Visit)
+# Each model and the kind of table it lives in (`Settings.table(kind)`).
+TABLES = {Clinic: "clinics", Patient: "patients", Visit: "visits"}
+ALL_MODELS = tuple(TABLES)
+
+
+def bind(settings: Settings) -> None:
+    """Points every model at the deployment's tables. pynamodb caches a model's connection and
+    rebuilds it only when the table name changes, so the cached one is dropped here."""
+    for model, kind in TABLES.items():
+        model.Meta.table_name = settings.table(kind)
+        model.Meta.region = settings.region
+        model.Meta.host = settings.endpoint
+        model._connection = None

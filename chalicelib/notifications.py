@@ -2,7 +2,7 @@
 
 `decide` reads one stream record's old and new images and nothing else, so a record that
 needs no email costs no AWS call. A send is idempotent per patient action (Powertools'
-idempotency, keyed by the visit's `response_change_id`) and failures are reported per
+idempotency, keyed by the visit's `change_id`) and failures are reported per
 record (Powertools' batch processor), so a retried batch re-sends nothing already sent.
 """
 
@@ -25,12 +25,11 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib import aws, config, inputs, rules
+from chalicelib import aws, config, inputs, rules, times
+from chalicelib.domain import PATIENT_ACTOR, ClinicContext
 from chalicelib.errors import BadInput
 from chalicelib.logs import logger
 from chalicelib.models import Clinic
-from chalicelib.scheduling import PATIENT_ACTOR
-from chalicelib.views import ClinicContext
 
 CANCEL, UNCANCEL = "cancel", "uncancel"
 SUBJECTS = {CANCEL: "Cancellation request: {patient}, {when}", UNCANCEL: "Un-cancellation request: {patient}, {when}"}
@@ -85,17 +84,17 @@ class Undeliverable(Exception):
 def decide(record: dict) -> PatientAction | None:
     """The email a stream record calls for, from its images alone; None for every other change.
 
-    Only a patient's own write emails: it sets `response_changed_by` to "patient" and a new
-    `response_change_id`. Staff, the seeder and console edits leave one or the other as it was.
+    Only a patient's own write emails: it sets `changed_by` to "patient" and a new `change_id`.
+    Staff, the seeder and console edits leave one or the other as it was.
     """
     if record.get("eventName") != "MODIFY":
         return None  # a new item is the clinic's own record; a removed one has no patient action
     change = record.get("dynamodb") or {}
     old, new = change.get("OldImage") or {}, change.get("NewImage") or {}
-    if _text(new, "response_changed_by") != PATIENT_ACTOR:
+    if _text(new, "changed_by") != PATIENT_ACTOR:
         return None
-    change_id = _text(new, "response_change_id")
-    if not change_id or change_id == _text(old, "response_change_id"):
+    change_id = _text(new, "change_id")
+    if not change_id or change_id == _text(old, "change_id"):
         return None
     before, after = _text(old, "patient_response"), _text(new, "patient_response")
     if after == _CANCELLED and before != _CANCELLED:
@@ -114,7 +113,7 @@ def decide(record: dict) -> PatientAction | None:
         starts_at=_text(new, "starts_at") or "",
         provider=_text(new, "provider") or "",
         location=_text(new, "location") or "",
-        acted_at=_text(new, "response_changed_at") or _instant_of(change.get("ApproximateCreationDateTime")),
+        acted_at=_text(new, "changed_at") or _instant_of(change.get("ApproximateCreationDateTime")),
         reason=(_text(reason_from, "cancel_reason") or "").strip(),
     )
 
@@ -128,7 +127,7 @@ def _text(image, name: str) -> str | None:
 
 def _instant_of(epoch_seconds) -> str:
     try:
-        return rules.format_instant(datetime.fromtimestamp(float(epoch_seconds), tz=UTC))
+        return times.format_instant(datetime.fromtimestamp(float(epoch_seconds), tz=UTC))
     except (TypeError, ValueError, OverflowError):
         return ""
 
@@ -144,7 +143,7 @@ def compose(action: PatientAction, clinic: Clinic, sender: str) -> EmailMessage:
         raise Undeliverable(f"the clinic's admin_email {clinic.admin_email!r} is not an email address") from None
     tz = ClinicContext.of(clinic).tz
     try:
-        starts = rules.parse_instant(action.starts_at).astimezone(tz)
+        starts = times.parse_instant(action.starts_at).astimezone(tz)
     except (TypeError, ValueError):
         raise Undeliverable(f"the visit's starts_at {action.starts_at!r} cannot be read") from None
     patient = " ".join(action.patient_name.split()) or "A patient"
@@ -186,7 +185,7 @@ def _clock(moment: datetime) -> str:
 
 def _acted_at(instant: str, tz: ZoneInfo) -> str:
     try:
-        moment = rules.parse_instant(instant).astimezone(tz)
+        moment = times.parse_instant(instant).astimezone(tz)
     except (TypeError, ValueError):
         return instant or "(unknown)"
     return f"{moment:%a %b} {moment.day}, {moment.year} at {_clock(moment)} {moment.tzname()}"
@@ -197,7 +196,7 @@ def _acted_at(instant: str, tz: ZoneInfo) -> str:
 
 def _send(ses, *, action: PatientAction) -> dict[str, str]:
     """Reads the clinic as it is now and sends the email. Raises Undeliverable, or SES's error to retry."""
-    sender = config.settings().sender_email
+    sender = config.current().sender_email
     if not sender:
         raise RuntimeError("SENDER_EMAIL is not set")  # a deployment fault: retried until it is fixed
     if not action.clinic_id:
@@ -216,11 +215,16 @@ def _send(ses, *, action: PatientAction) -> dict[str, str]:
     return {"message_id": response["MessageId"]}
 
 
-@functools.lru_cache(maxsize=1)
 def _send_once():
     """`_send` guarded by Powertools' idempotency: a completed send of an action is never repeated;
     a failed one leaves no record, so its retry sends."""
-    store = DynamoDBPersistenceLayer(table_name=config.table_name("idempotency"), boto3_client=aws.client("dynamodb"))
+    return _guarded_send(config.current().table("idempotency"), aws.client("dynamodb"))
+
+
+@functools.cache
+def _guarded_send(table_name: str, dynamodb):
+    """One guard per idempotency table and client (a new binding makes a new client)."""
+    store = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=dynamodb)
     return idempotent_function(
         _send, data_keyword_argument="action", persistence_store=store, config=_IDEMPOTENCY, key_prefix="clinic-email"
     )

@@ -1,26 +1,22 @@
-"""The scheduling rules as pure functions: status, actions, "is it open", date ranges, time zones.
+"""The scheduling rules as pure functions: status, actions, "is it open", what a patient may
+answer, what a staff change means, and the listing range.
 
 No AWS here, so every rule is tested in microseconds (tests/test_rules.py).
 """
 
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from enum import Enum
-from typing import Optional
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from chalicelib import times
 from chalicelib.errors import BadInput, Conflict, Forbidden, NotOpen
 
 DEFAULT_PAST_DAYS = 30
 DEFAULT_FUTURE_DAYS = 90
 MAX_RANGE_DAYS = 366
-# `date.fromisoformat` also reads ISO week dates (`2026-W48-4`); the contract's dates are YYYY-MM-DD.
-_CALENDAR_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-# Far enough for any clinic, near enough that a day always converts to UTC and back (year 1
-# or 9999 overflows) and stored instants keep four-digit years, so they sort as text.
-EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2999, 12, 31)
+MAX_CUTOFF_HOURS = 168
 DEFAULT_CANCEL_NOTICE = (
     "Your cancellation request has been sent to the clinic. "
     "It is still your responsibility to call the clinic to cancel this appointment."
@@ -47,7 +43,7 @@ class PatientResponse(str, Enum):
         return {"confirmed": cls.CONFIRMED, "cancelled": cls.CANCELLED}[word]
 
     @classmethod
-    def from_stored(cls, value: object) -> Optional["PatientResponse"]:
+    def from_stored(cls, value: object) -> "PatientResponse | None":
         """A value someone typed in the console that is neither word counts as no response."""
         try:
             return cls(value)
@@ -78,6 +74,7 @@ class ClinicPolicy:
     cancelled_classes: frozenset
     patient_cancel_enabled: bool
     cancel_cutoff_hours: int
+    session_classes: frozenset = frozenset()  # every class name, cancelled-type or not
 
 
 def visit_status(visit: VisitState, policy: ClinicPolicy) -> Status:
@@ -141,90 +138,46 @@ def check_can_clear(visit: VisitState, policy: ClinicPolicy, now: datetime) -> b
     return visit.response is not None
 
 
-# --- Dates, times and time zones -------------------------------------------------------
+# --- Staff changes ---------------------------------------------------------------------
 
 
-def parse_timezone(name: object) -> ZoneInfo:
-    if not isinstance(name, str) or not name or name.startswith(("/", ".")) or ".." in name:
-        raise BadInput("timezone must be an IANA time zone name, like America/New_York.")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise BadInput(f"Unknown time zone: {name}.") from None
+@dataclass(frozen=True)
+class StaffChange:
+    """What a staff edit of a visit means for the rules."""
+
+    starts_at: datetime  # the visit's start once the edit is made
+    moved: bool  # the start changes: the patient's answer was for the old time
 
 
-def parse_date(value: object, field: str) -> date:
-    if not isinstance(value, str) or not _CALENDAR_DATE.match(value):
-        raise BadInput(f"{field} must be a date in the form YYYY-MM-DD.")
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        raise BadInput(f"{field} must be a date in the form YYYY-MM-DD.") from None
-    if not EARLIEST_DATE <= day <= LATEST_DATE:
-        raise BadInput(f"{field} must be between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}.")
-    return day
+def decide_staff_change(visit: VisitState, patch: Mapping, tz: ZoneInfo, now: datetime) -> StaffChange:
+    """A new date keeps the time and a new time keeps the date, both at the clinic. Raises
+    Conflict for completing a visit that has not started (at its new time, if it moves)."""
+    starts_at = visit.starts_at
+    if "date" in patch or "start_time" in patch:
+        day, clock = times.local_day_and_time(visit.starts_at, tz)
+        starts_at = times.local_to_utc(patch.get("date", day), patch.get("start_time", clock), tz)
+    if patch.get("completed") is True and starts_at > now:
+        raise Conflict("A visit cannot be completed before it has started.")
+    return StaffChange(starts_at=starts_at, moved=starts_at != visit.starts_at)
 
 
-def parse_clock_time(value: object, field: str = "start_time") -> time:
-    if not isinstance(value, str) or len(value) != 5 or value[2] != ":":
-        raise BadInput(f"{field} must be a time in the form HH:MM.")
-    try:
-        return time.fromisoformat(value)
-    except ValueError:
-        raise BadInput(f"{field} must be a time in the form HH:MM.") from None
+def check_known_class(policy: ClinicPolicy, name: str) -> None:
+    if name not in policy.session_classes:
+        raise BadInput(f'Unknown session class "{name}".')
 
 
-def today_in(tz: ZoneInfo, now: datetime) -> date:
-    return now.astimezone(tz).date()
+# --- Listing ---------------------------------------------------------------------------
 
 
 def date_range(from_value: str | None, to_value: str | None, today: date) -> tuple[date, date]:
     """Both bounds inclusive and optional; defaults around `today` (the clinic's today)."""
-    start = parse_date(from_value, "from") if from_value is not None else today - timedelta(days=DEFAULT_PAST_DAYS)
-    end = parse_date(to_value, "to") if to_value is not None else today + timedelta(days=DEFAULT_FUTURE_DAYS)
+    start = today - timedelta(days=DEFAULT_PAST_DAYS) if from_value is None else times.parse_date(from_value, "from")
+    end = today + timedelta(days=DEFAULT_FUTURE_DAYS) if to_value is None else times.parse_date(to_value, "to")
     if start > end:
         raise BadInput("from must not be later than to.")
     if (end - start).days > MAX_RANGE_DAYS:
         raise BadInput(f"The date range may span at most {MAX_RANGE_DAYS} days.")
     return start, end
-
-
-def range_bounds_utc(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """UTC instants from the start of `start` to the last second of `end`, local time."""
-    first = datetime.combine(start, time.min, tzinfo=tz).astimezone(UTC)
-    after = datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC)
-    return first, after - timedelta(seconds=1)
-
-
-def local_to_utc(day: date, clock: time, tz: ZoneInfo) -> datetime:
-    """A wall-clock time at the clinic as a UTC instant; a time skipped by DST is bad input."""
-    local = datetime.combine(day, clock, tzinfo=tz)
-    instant = local.astimezone(UTC)
-    if instant.astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
-        raise BadInput(f"{day.isoformat()} {clock.strftime('%H:%M')} does not exist in {tz.key} (clock change).")
-    return instant
-
-
-def utc_to_local(instant: datetime, tz: ZoneInfo) -> tuple[str, str]:
-    """(YYYY-MM-DD, HH:MM) at the clinic."""
-    local = instant.astimezone(tz)
-    return local.date().isoformat(), local.strftime("%H:%M")
-
-
-def format_instant(instant: datetime) -> str:
-    """The one stored form of an instant: UTC, whole seconds, `Z` (sorts as text)."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_instant(value: str) -> datetime:
-    """Reads `format_instant` output and the ISO forms a person may type in the console."""
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def cancelled_class_names(classes: Iterable[tuple[str, bool]]) -> frozenset:

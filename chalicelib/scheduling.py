@@ -5,30 +5,36 @@ the rules decided on: a race with staff (completing, cancelling, moving the visi
 the patient's other tab makes the write fail instead of recording an answer the rules
 forbid. Patient requests cost two DynamoDB round trips: one transactional read of the
 clinic and the visit, one conditional write; a third read only after a lost race.
+
+Every write of a visit carries the writer's stamp (`_stamp`): who, when, and a new change id.
 """
 
 import secrets
-from datetime import date, datetime, timedelta
-from functools import lru_cache
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactGet, TransactWrite
 
-from chalicelib import accounts, config, inputs, rules
+from chalicelib import accounts, aws, inputs, rules, times
 from chalicelib.auth import Identity
-from chalicelib.errors import BadInput, Conflict, NotFound
+from chalicelib.domain import (
+    DEFAULT_SESSION_CLASSES,
+    PATIENT_ACTOR,
+    ClinicContext,
+    PatientProfile,
+    Schedule,
+    ScheduledVisit,
+    readable_visits,
+    staff_actor,
+    visit_state,
+)
+from chalicelib.errors import Conflict, NotFound
 from chalicelib.models import Clinic, Patient, SessionClass, Visit
-from chalicelib.views import ClinicContext, visit_state
 
-PATIENT_ACTOR = "patient"
 _CONDITION_FAILED = "ConditionalCheckFailedException"
-
-
-@lru_cache(maxsize=1)
-def _connection() -> Connection:
-    """Transactions need a connection of their own (pointed at the emulator locally)."""
-    return Connection(region=config.region(), host=config.aws_endpoint())
+# What staff may set on a visit as given; a new date or time is a move (`rules.decide_staff_change`).
+_STAFF_FIELDS = ("session_class", "completed", "duration_minutes", "provider", "location")
 
 
 def new_id(prefix: str) -> str:
@@ -51,7 +57,7 @@ def clinic_context(clinic_id: str) -> ClinicContext:
 
 def _clinic_and(identity: Identity, model, *key) -> tuple[ClinicContext, object | None]:
     """The caller's clinic and one more item of theirs, in a single round trip."""
-    with TransactGet(connection=_connection()) as reads:
+    with TransactGet(connection=aws.transactions()) as reads:
         clinic_future = reads.get(Clinic, identity.clinic_id)
         item_future = reads.get(model, *key)
     try:
@@ -67,143 +73,156 @@ def _clinic_and(identity: Identity, model, *key) -> tuple[ClinicContext, object 
     return context, item
 
 
-def patient_and_clinic(identity: Identity) -> tuple[Patient, Clinic]:
+def patient_profile(identity: Identity) -> PatientProfile:
     context, patient = _clinic_and(identity, Patient, identity.patient_id)
     if patient is None:
         raise NotFound("Unknown patient.")
-    return patient, context.clinic
+    return PatientProfile(patient, context)
 
 
-def patient_visits(
-    identity: Identity, from_value: str | None, to_value: str | None, now: datetime
-) -> tuple[ClinicContext, tuple[date, date], list[Visit]]:
+def patient_visits(identity: Identity, from_value: str | None, to_value: str | None, now: datetime) -> Schedule:
     """One Query on the patient's own partition, bounded by the range: nothing read is thrown away."""
-    context, dates, starts_between = _date_range(identity, from_value, to_value, now)
-    visits = Visit.by_start.query(identity.patient_id, starts_between, consistent_read=True)
-    return context, dates, [v for v in visits if v.clinic_id == identity.clinic_id]
-
-
-def clinic_visits(
-    identity: Identity, from_value: str | None, to_value: str | None, now: datetime
-) -> tuple[ClinicContext, tuple[date, date], list[Visit]]:
-    context, dates, starts_between = _date_range(identity, from_value, to_value, now)
-    return context, dates, list(Visit.by_clinic_start.query(identity.clinic_id, starts_between))
-
-
-def _date_range(identity: Identity, from_value: str | None, to_value: str | None, now: datetime):
-    """The caller's clinic, the requested days (its "today" by default) and the matching key condition."""
     context = clinic_context(identity.clinic_id)
-    start, end = rules.date_range(from_value, to_value, context.today(now))
-    first, last = rules.range_bounds_utc(start, end, context.tz)
-    return context, (start, end), Visit.starts_at.between(rules.format_instant(first), rules.format_instant(last))
+    first_day, last_day, starts_between = _date_range(context, from_value, to_value, now)
+    items = Visit.by_start.query(identity.patient_id, starts_between, consistent_read=True)
+    visits = readable_visits(context, (item for item in items if item.clinic_id == identity.clinic_id))
+    return Schedule(context, first_day, last_day, visits)
 
 
-def _patient_visit(identity: Identity, visit_id: str) -> tuple[ClinicContext, Visit, rules.VisitState]:
-    context, visit = _clinic_and(identity, Visit, identity.patient_id, visit_id)
-    state = visit_state(visit) if visit is not None else None
+def clinic_visits(identity: Identity, from_value: str | None, to_value: str | None, now: datetime) -> Schedule:
+    context = clinic_context(identity.clinic_id)
+    first_day, last_day, starts_between = _date_range(context, from_value, to_value, now)
+    visits = readable_visits(context, Visit.by_clinic_start.query(identity.clinic_id, starts_between))
+    return Schedule(context, first_day, last_day, visits)
+
+
+def _date_range(context: ClinicContext, from_value: str | None, to_value: str | None, now: datetime):
+    """The requested days (the clinic's "today" by default) and the matching key condition."""
+    first_day, last_day = rules.date_range(from_value, to_value, context.today(now))
+    first, last = times.day_bounds_utc(first_day, last_day, context.tz)
+    return first_day, last_day, Visit.starts_at.between(times.format_instant(first), times.format_instant(last))
+
+
+def _patient_visit(identity: Identity, visit_id: str) -> ScheduledVisit:
+    """The caller's own visit; another patient's, another clinic's or an unreadable one is NotFound."""
+    context, item = _clinic_and(identity, Visit, identity.patient_id, visit_id)
+    state = visit_state(item) if item is not None else None
     if state is None:
         raise NotFound("Unknown visit.")
-    return context, visit, state
+    return ScheduledVisit(context, item, state)
+
+
+# --- What every write of a visit is built from ------------------------------------------
+
+
+def _stamp(actor: str, now: datetime) -> dict:
+    """Who makes this write and when, with a new change id."""
+    return {"changed_by": actor, "changed_at": times.format_instant(now), "change_id": new_id("chg")}
+
+
+def _stamped(actor: str, now: datetime) -> list:
+    return [getattr(Visit, name).set(value) for name, value in _stamp(actor, now).items()]
+
+
+def _answer_cleared() -> list:
+    """The patient's answer removed, with everything that came with it."""
+    return [Visit.patient_response.remove(), Visit.responded_at.remove(), Visit.cancel_reason.remove()]
+
+
+def _where_and_when_as_read(item: Visit):
+    """The visit still belongs to the clinic and starts when it did when it was read."""
+    return (Visit.clinic_id == item.clinic_id) & (Visit.starts_at == item.starts_at)
+
+
+def _still_as_read(visit: ScheduledVisit, now: datetime):
+    """A patient's answer holds only while the visit is as read and still open."""
+    policy = visit.clinic.policy
+    condition = _where_and_when_as_read(visit.item)
+    condition &= Visit.starts_at > times.format_instant(now + timedelta(hours=policy.cancel_cutoff_hours))
+    condition &= ~(Visit.completed == True)  # noqa: E712 (a DynamoDB condition, not a Python test)
+    if visit.item.patient_response is None:
+        condition &= Visit.patient_response.does_not_exist()
+    else:
+        condition &= Visit.patient_response == visit.item.patient_response
+    if policy.cancelled_classes:
+        condition &= ~Visit.session_class.is_in(*sorted(policy.cancelled_classes))
+    return condition
 
 
 # --- Patient answers -------------------------------------------------------------------
 
+# A rule that decides on a visit: True to write, False when there is nothing to change;
+# raises when the change is not allowed (rules.check_can_respond / check_can_clear).
+Decision = Callable[[rules.VisitState, rules.ClinicPolicy], bool]
 
-def respond(
-    identity: Identity, visit_id: str, request: inputs.ResponseRequest, now: datetime
-) -> tuple[ClinicContext, Visit, rules.VisitState]:
-    context, visit, state = _patient_visit(identity, visit_id)
-    if not rules.check_can_respond(state, context.policy, now, request.response):
-        return context, visit, state  # the same answer again: nothing changes, no email
+
+def respond(identity: Identity, visit_id: str, request: inputs.ResponseRequest, now: datetime) -> ScheduledVisit:
+    # inputs.response_request only lets a reason come with a cancellation.
     actions = [
         Visit.patient_response.set(request.response.value),
-        Visit.responded_at.set(rules.format_instant(now)),
-        # inputs.response_request only lets a reason come with a cancellation.
+        Visit.responded_at.set(times.format_instant(now)),
         Visit.cancel_reason.set(request.reason) if request.reason else Visit.cancel_reason.remove(),
-    ] + _patient_change(now)
-    return _write_patient_change(
-        identity,
-        context,
-        visit,
-        state,
-        now,
-        actions,
-        decide=lambda fresh: rules.check_can_respond(fresh, context.policy, now, request.response),
-    )
-
-
-def clear_response(identity: Identity, visit_id: str, now: datetime) -> tuple[ClinicContext, Visit, rules.VisitState]:
-    context, visit, state = _patient_visit(identity, visit_id)
-    if not rules.check_can_clear(state, context.policy, now):
-        return context, visit, state
-    actions = [
-        Visit.patient_response.remove(),
-        Visit.responded_at.remove(),
-        Visit.cancel_reason.remove(),
-    ] + _patient_change(now)
-    return _write_patient_change(
-        identity,
-        context,
-        visit,
-        state,
-        now,
-        actions,
-        decide=lambda fresh: rules.check_can_clear(fresh, context.policy, now),
-    )
-
-
-def _patient_change(now: datetime) -> list:
-    stamp = rules.format_instant(now)
-    return [
-        Visit.response_changed_by.set(PATIENT_ACTOR),
-        Visit.response_changed_at.set(stamp),
-        Visit.response_change_id.set(new_id("chg")),
-        Visit.updated_at.set(stamp),
     ]
 
+    def decide(state: rules.VisitState, policy: rules.ClinicPolicy) -> bool:
+        return rules.check_can_respond(state, policy, now, request.response)
 
-def _still_as_read(visit: Visit, context: ClinicContext, now: datetime):
-    """The rules' decision holds only while the visit is as read and still open."""
-    condition = (Visit.clinic_id == visit.clinic_id) & (Visit.starts_at == visit.starts_at)
-    condition &= Visit.starts_at > rules.format_instant(now + timedelta(hours=context.policy.cancel_cutoff_hours))
-    condition &= ~(Visit.completed == True)  # noqa: E712 (a DynamoDB condition, not a Python test)
-    if visit.patient_response is None:
-        condition &= Visit.patient_response.does_not_exist()
-    else:
-        condition &= Visit.patient_response == visit.patient_response
-    if context.policy.cancelled_classes:
-        condition &= ~Visit.session_class.is_in(*sorted(context.policy.cancelled_classes))
-    return condition
+    return _patient_change(identity, visit_id, now, actions, decide)
 
 
-def _write_patient_change(identity, context, visit, state, now, actions, decide):
+def clear_response(identity: Identity, visit_id: str, now: datetime) -> ScheduledVisit:
+
+    def decide(state: rules.VisitState, policy: rules.ClinicPolicy) -> bool:
+        return rules.check_can_clear(state, policy, now)
+
+    return _patient_change(identity, visit_id, now, _answer_cleared(), decide)
+
+
+def _patient_change(identity: Identity, visit_id: str, now: datetime, actions: list, decide: Decision):
+    visit = _patient_visit(identity, visit_id)
+    if not decide(visit.state, visit.clinic.policy):
+        return visit  # the same answer again: nothing changes, no email
     try:
-        visit.update(actions=actions, condition=_still_as_read(visit, context, now))
+        visit.item.update(actions=actions + _stamped(PATIENT_ACTOR, now), condition=_still_as_read(visit, now))
     except UpdateError as error:
         if not _failed_condition(error):
             raise
-        return _after_lost_race(identity, context, visit.visit_id, now, decide)
-    return context, visit, visit_state(visit)
-
-
-def _after_lost_race(identity, context, visit_id, now, decide):
-    """Someone changed the visit between our read and our write: answer from what is there now."""
-    try:
-        fresh = Visit.get(identity.patient_id, visit_id, consistent_read=True)
-    except DoesNotExist:
-        raise NotFound("Unknown visit.") from None
-    state = visit_state(fresh)
-    if state is None or fresh.clinic_id != identity.clinic_id:
-        raise NotFound("Unknown visit.")
-    if decide(state):  # raises NotOpen / Conflict / Forbidden for a visit that moved on
-        raise Conflict("This visit changed while you were answering. Please reload and try again.")
-    return context, fresh, state
+        # Someone changed the visit between our read and our write: answer from what is there now.
+        fresh = _patient_visit(identity, visit_id)
+        if decide(fresh.state, fresh.clinic.policy):  # raises NotOpen / Conflict / Forbidden for a visit that moved on
+            raise Conflict("This visit changed while you were answering. Please reload and try again.") from None
+        return fresh
+    return ScheduledVisit(visit.clinic, visit.item, visit_state(visit.item))
 
 
 # --- Clinic settings -------------------------------------------------------------------
 
 
-def update_settings(identity: Identity, patch: dict) -> Clinic:
+def new_clinic(clinic_id: str, settings: dict) -> Clinic:
+    """A clinic item: patient cancellation on, no cutoff and the default session classes, unless
+    `settings` (in the form `inputs.settings_patch` gives) says otherwise."""
+    values = {
+        "patient_cancel_enabled": True,
+        "cancel_cutoff_hours": 0,
+        "session_classes": DEFAULT_SESSION_CLASSES,
+        **settings,
+    }
+    values["session_classes"] = [SessionClass(name=name, cancelled=c) for name, c in values["session_classes"]]
+    return Clinic(clinic_id, **values)
+
+
+def create_clinic(clinic_id: str, settings: dict) -> bool:
+    """Stores a new clinic (`new_clinic`); False when it exists already (it is left as it is)."""
+    try:
+        new_clinic(clinic_id, settings).save(condition=Clinic.clinic_id.does_not_exist())
+    except PutError as error:
+        if _failed_condition(error):
+            return False
+        raise
+    return True
+
+
+def update_settings(identity: Identity, patch: dict) -> ClinicContext:
     clinic = clinic_context(identity.clinic_id).clinic
     actions = []
     for field, value in patch.items():
@@ -217,7 +236,7 @@ def update_settings(identity: Identity, patch: dict) -> Clinic:
         if _failed_condition(error):
             raise Conflict("The settings were changed by someone else meanwhile. Reload and try again.") from None
         raise
-    return clinic
+    return ClinicContext.of(clinic)
 
 
 def _check_classes_removable(clinic_id: str, clinic: Clinic, kept: set) -> None:
@@ -237,7 +256,7 @@ def _check_classes_removable(clinic_id: str, clinic: Clinic, kept: set) -> None:
 def create_patient(identity: Identity, name: str, email: str, now: datetime) -> Patient:
     clinic_context(identity.clinic_id)
     patient = Patient(
-        new_id("pat"), clinic_id=identity.clinic_id, name=name, email=email, created_at=rules.format_instant(now)
+        new_id("pat"), clinic_id=identity.clinic_id, name=name, email=email, created_at=times.format_instant(now)
     )
     accounts.invite_patient(email, identity.clinic_id, patient.patient_id)
     try:
@@ -255,91 +274,62 @@ def clinic_patients(identity: Identity) -> list[Patient]:
 # --- Visits, for staff -----------------------------------------------------------------
 
 
-def create_visit(identity: Identity, fields: dict, now: datetime) -> tuple[ClinicContext, Visit]:
+def create_visit(identity: Identity, fields: dict, now: datetime) -> ScheduledVisit:
     context, patient = _clinic_and(identity, Patient, fields["patient_id"])
     if patient is None:
         raise NotFound("Unknown patient.")
-    _check_known_class(context, fields["session_class"])
-    starts_at = rules.local_to_utc(fields["date"], fields["start_time"], context.tz)
-    stamp = rules.format_instant(now)
-    visit = Visit(
+    rules.check_known_class(context.policy, fields["session_class"])
+    item = Visit(
         patient.patient_id,
         new_id("vis"),
         clinic_id=identity.clinic_id,
         patient_name=patient.name,
-        starts_at=rules.format_instant(starts_at),
+        starts_at=times.format_instant(times.local_to_utc(fields["date"], fields["start_time"], context.tz)),
         duration_minutes=fields["duration_minutes"],
         provider=fields["provider"],
         location=fields["location"],
         session_class=fields["session_class"],
         completed=False,
-        created_at=stamp,
-        updated_at=stamp,
+        created_at=times.format_instant(now),
+        **_stamp(staff_actor(identity.username), now),
     )
     try:
-        with TransactWrite(connection=_connection()) as write:
+        with TransactWrite(connection=aws.transactions()) as write:
             # The class was checked against these settings; they must not change underneath.
             write.condition_check(Clinic, identity.clinic_id, condition=Clinic.version == context.clinic.version)
-            write.save(visit, condition=Visit.visit_id.does_not_exist())
+            write.save(item, condition=Visit.visit_id.does_not_exist())
     except TransactWriteError:
         raise Conflict("The clinic settings changed meanwhile. Please try again.") from None
-    return context, visit
+    return ScheduledVisit(context, item, visit_state(item))
 
 
-def _check_known_class(context: ClinicContext, name: str) -> None:
-    if name not in {c.name for c in context.clinic.session_classes or []}:
-        raise BadInput(f'Unknown session class "{name}".')
-
-
-def _staff_visit(identity: Identity, visit_id: str) -> tuple[ClinicContext, Visit]:
+def _staff_visit(identity: Identity, visit_id: str) -> ScheduledVisit:
     # The index is only used to find the partition; the item itself is read consistently.
     for key in Visit.by_visit_id.query(visit_id, limit=1):
-        context, visit = _clinic_and(identity, Visit, key.patient_id, visit_id)
-        if visit is not None:
-            return context, visit
+        context, item = _clinic_and(identity, Visit, key.patient_id, visit_id)
+        if item is not None:
+            state = visit_state(item)
+            if state is None:
+                raise Conflict("This visit's start time cannot be read; fix starts_at in the console first.")
+            return ScheduledVisit(context, item, state)
     raise NotFound("Unknown visit.")
 
 
-def update_visit(identity: Identity, visit_id: str, patch: dict, now: datetime) -> tuple[ClinicContext, Visit]:
-    context, visit = _staff_visit(identity, visit_id)
-    state = visit_state(visit)
-    if state is None:
-        raise Conflict("This visit's start time cannot be read; fix starts_at in the console first.")
-    stamp = rules.format_instant(now)
-    actions = [Visit.updated_at.set(stamp)]
-    condition = (Visit.clinic_id == identity.clinic_id) & (Visit.starts_at == visit.starts_at)
-
-    new_start = state.starts_at
-    if "date" in patch or "start_time" in patch:
-        local_day, local_time = rules.utc_to_local(state.starts_at, context.tz)
-        new_start = rules.local_to_utc(
-            patch.get("date") or rules.parse_date(local_day, "date"),
-            patch.get("start_time") or rules.parse_clock_time(local_time),
-            context.tz,
-        )
-    if new_start != state.starts_at:
+def update_visit(identity: Identity, visit_id: str, patch: dict, now: datetime) -> ScheduledVisit:
+    visit = _staff_visit(identity, visit_id)
+    change = rules.decide_staff_change(visit.state, patch, visit.clinic.tz, now)
+    if "session_class" in patch:
+        rules.check_known_class(visit.clinic.policy, patch["session_class"])
+    actions = _stamped(staff_actor(identity.username), now)
+    if change.moved:
         # Any answer was for the old time; the new time needs a new one. Cleared even when
         # none was read: the patient's answer may land between our read and this write.
-        actions += [
-            Visit.starts_at.set(rules.format_instant(new_start)),
-            Visit.patient_response.remove(),
-            Visit.responded_at.remove(),
-            Visit.cancel_reason.remove(),
-            Visit.response_changed_by.set(f"staff:{identity.username}"),
-            Visit.response_changed_at.set(stamp),
-            Visit.response_change_id.set(new_id("chg")),
-        ]
-    if patch.get("completed") is True and new_start > now:
-        raise Conflict("A visit cannot be completed before it has started.")
-    if "session_class" in patch:
-        _check_known_class(context, patch["session_class"])
-    for field in ("session_class", "completed", "duration_minutes", "provider", "location"):
-        if field in patch:
-            actions.append(getattr(Visit, field).set(patch[field]))
+        actions += [Visit.starts_at.set(times.format_instant(change.starts_at)), *_answer_cleared()]
+    actions += [getattr(Visit, field).set(patch[field]) for field in _STAFF_FIELDS if field in patch]
     try:
-        visit.update(actions=actions, condition=condition)
+        visit.item.update(actions=actions, condition=_where_and_when_as_read(visit.item))
     except UpdateError as error:
         if _failed_condition(error):
             raise Conflict("This visit was changed by someone else meanwhile. Reload and try again.") from None
         raise
-    return context, visit
+    return ScheduledVisit(visit.clinic, visit.item, visit_state(visit.item))

@@ -3,11 +3,12 @@ every status, dated relative to today. Written directly as the clinic's own reco
 seeding sends no email.
 """
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from chalicelib import accounts, rules
-from chalicelib.models import Clinic, Patient, SessionClass, Visit
+from chalicelib import accounts, rules, times
+from chalicelib.models import Patient
+from local import records
 
 CLINIC_ID = "demo-clinic"
 TIMEZONE = "America/New_York"
@@ -15,7 +16,6 @@ STAFF_LOGIN = ("staff@demo-clinic.example", "Demo-Staff-2026!")
 PATIENT_PASSWORD = "Demo-Patient-2026!"
 ALEX = ("pat_demo_alex", "Alex Rivera", "alex@demo-clinic.example")
 SAM = ("pat_demo_sam", "Sam Chen", "sam@demo-clinic.example")
-SEED_ACTOR = "seed"
 
 INDIVIDUAL, FAMILY = "Individual therapy", "Family therapy"
 CANCELLED_BY_CLIENT, CANCELLED_BY_CLINIC = "Cancelled by client", "Cancelled by clinic"
@@ -42,67 +42,33 @@ def seed(now: datetime = None) -> None:
     now = now or datetime.now(UTC)
     tz = ZoneInfo(TIMEZONE)
     today = now.astimezone(tz).date()
-    stamp = rules.format_instant(now)
-    Clinic(
+    records.clinic(
         CLINIC_ID,
         name="Demo Family Therapy",
         timezone=TIMEZONE,
         phone="(555) 010-2040",
         admin_email="frontdesk@demo-clinic.example",
-        patient_cancel_enabled=True,
-        cancel_cutoff_hours=0,
-        session_classes=[
-            SessionClass(name=INDIVIDUAL, cancelled=False),
-            SessionClass(name=FAMILY, cancelled=False),
-            SessionClass(name=CANCELLED_BY_CLIENT, cancelled=True),
-            SessionClass(name=CANCELLED_BY_CLINIC, cancelled=True),
-        ],
     ).save()
     accounts.create_staff_login(STAFF_LOGIN[0], CLINIC_ID, STAFF_LOGIN[1])
     for patient_id, name, email in (ALEX, SAM):
-        Patient(patient_id, clinic_id=CLINIC_ID, name=name, email=email, created_at=stamp).save()
+        Patient(patient_id, clinic_id=CLINIC_ID, name=name, email=email, created_at=times.format_instant(now)).save()
         accounts.invite_patient(email, CLINIC_ID, patient_id)
         accounts.set_permanent_password(email, PATIENT_PASSWORD)
-    for number, visit in enumerate(VISITS, start=1):
-        _visit(number, *visit, today=today, tz=tz, stamp=stamp).save()
-
-
-def _visit(
-    number,
-    patient,
-    days,
-    start,
-    session_class,
-    provider,
-    location,
-    completed,
-    response,
-    reason,
-    *,
-    today: date,
-    tz: ZoneInfo,
-    stamp: str,
-) -> Visit:
-    patient_id, name, _ = patient
-    starts_at = rules.local_to_utc(today + timedelta(days=days), time.fromisoformat(start), tz)
-    visit = Visit(
-        patient_id,
-        f"vis_demo_{number:02d}",
-        clinic_id=CLINIC_ID,
-        patient_name=name,
-        starts_at=rules.format_instant(starts_at),
-        duration_minutes=50,
-        provider=provider,
-        location=location,
-        session_class=session_class,
-        completed=completed,
-        created_at=stamp,
-        updated_at=stamp,
-    )
-    if response:
-        visit.patient_response = response.value
-        visit.responded_at = stamp
-        visit.cancel_reason = reason
-        visit.response_changed_by = SEED_ACTOR
-        visit.response_changed_at = stamp
-    return visit
+    for number, (patient, days, start, session_class, provider, location, completed, response, reason) in enumerate(
+        VISITS, start=1
+    ):
+        patient_id, name, _ = patient
+        records.visit(
+            patient_id,
+            f"vis_demo_{number:02d}",
+            clinic_id=CLINIC_ID,
+            patient_name=name,
+            starts_at=times.local_to_utc(today + timedelta(days=days), time.fromisoformat(start), tz),
+            now=now,
+            provider=provider,
+            location=location,
+            session_class=session_class,
+            completed=completed,
+            response=response.value if response else None,
+            reason=reason,
+        ).save()

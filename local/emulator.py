@@ -1,9 +1,7 @@
-"""The embedded AWS for local mode and tests: moto's server, and the tables, user pool and
-verified sender that a deployed stack gets from its CloudFormation template.
+"""The embedded AWS for local mode, tests and the benchmark: moto's server, and the tables,
+user pool and verified sender that a deployed stack gets from its CloudFormation template.
 
-Import order matters: `use_emulator()` sets the environment before anything imports
-`chalicelib.models`, because pynamodb reads the table names and the endpoint when the
-model classes are defined.
+`provision()` creates them and binds the service to them (`chalicelib.runtime.bind`).
 """
 
 import email
@@ -11,21 +9,17 @@ import email.policy
 import logging
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import boto3
 from moto.server import ThreadedMotoServer
 
+from chalicelib import accounts, config, runtime
+from chalicelib.auth import STAFF_GROUP
+from chalicelib.config import Settings
+from chalicelib.models import ALL_MODELS, Visit
+
 REGION = "us-east-1"
-STAFF_GROUP = "clinic-staff"
-PASSWORD_POLICY = {
-    "MinimumLength": 12,
-    "RequireUppercase": True,
-    "RequireLowercase": True,
-    "RequireNumbers": True,
-    "RequireSymbols": True,
-    "TemporaryPasswordValidityDays": 7,
-}
 
 
 def free_port() -> int:
@@ -42,38 +36,34 @@ def start(port: int) -> ThreadedMotoServer:
     return server
 
 
-def use_emulator(endpoint: str, table_prefix: str = "portal-local") -> None:
-    """Points every AWS client of this process at the emulator, with throwaway credentials."""
+def use_throwaway_credentials() -> None:
+    """boto3 needs credentials and a region even for the emulator; these reach nothing real."""
     os.environ.update(
         {
-            "AWS_ENDPOINT_URL": endpoint,
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
             "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
             # botocore >= 1.44.4 otherwise sends Streams calls to a host moto does not know.
             "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-            "TABLE_PREFIX": table_prefix,
         }
     )
-    for name in ("CLINICS_TABLE", "PATIENTS_TABLE", "VISITS_TABLE", "IDEMPOTENCY_TABLE"):
-        os.environ.pop(name, None)
 
 
-def provision(endpoint: str, sender_email: str) -> dict[str, str]:
-    """Creates what the service needs and returns the settings that point it there.
+@dataclass(frozen=True)
+class Provisioned:
+    settings: Settings
+    visits_stream_arn: str
 
-    The settings include `VISITS_STREAM_ARN`, which `app.py` reads at import: put them in
-    the environment before importing `app`.
-    """
-    from chalicelib import config
-    from chalicelib.models import ALL_MODELS, Visit  # only now: see the module docstring
 
+def provision(endpoint: str, table_prefix: str, sender_email: str) -> Provisioned:
+    """Creates what the service needs in the emulator and binds the service to it."""
+    use_throwaway_credentials()
+    settings = runtime.bind(Settings(region=REGION, endpoint=endpoint, tables=config.table_names(table_prefix)))
     for model in ALL_MODELS:
         model.create_table(wait=True)
     dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint)
     # Powertools' idempotency records for the clinic emails: its default key and TTL attributes.
-    idempotency_table = config.table_name("idempotency")
+    idempotency_table = settings.table("idempotency")
     dynamodb.create_table(
         TableName=idempotency_table,
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
@@ -89,7 +79,7 @@ def provision(endpoint: str, sender_email: str) -> dict[str, str]:
         PoolName="client-portal-local",
         UsernameAttributes=["email"],
         AutoVerifiedAttributes=["email"],
-        Policies={"PasswordPolicy": PASSWORD_POLICY},
+        Policies={"PasswordPolicy": accounts.PASSWORD_POLICY},
         Schema=[
             {"Name": "clinic_id", "AttributeDataType": "String", "Mutable": False},
             {"Name": "patient_id", "AttributeDataType": "String", "Mutable": False},
@@ -104,15 +94,16 @@ def provision(endpoint: str, sender_email: str) -> dict[str, str]:
     )["UserPoolClient"]["ClientId"]
     cognito.create_group(UserPoolId=pool_id, GroupName=STAFF_GROUP, Description="Clinic operations staff")
     boto3.client("ses", region_name=REGION, endpoint_url=endpoint).verify_email_identity(EmailAddress=sender_email)
-    return {
-        "USER_POOL_ID": pool_id,
-        "APP_CLIENT_ID": client_id,
-        # moto signs with the real AWS issuer but serves the keys itself.
-        "TOKEN_ISSUER": f"https://cognito-idp.{REGION}.amazonaws.com/{pool_id}",
-        "JWKS_URL": f"{endpoint}/{pool_id}/.well-known/jwks.json",
-        "SENDER_EMAIL": sender_email,
-        "VISITS_STREAM_ARN": stream_arn,
-    }
+    issuer = f"https://cognito-idp.{REGION}.amazonaws.com/{pool_id}"  # moto signs with the real AWS issuer...
+    settings = replace(
+        settings,
+        user_pool_id=pool_id,
+        app_client_id=client_id,
+        issuer=issuer,
+        jwks_url=f"{endpoint}/{pool_id}/.well-known/jwks.json",  # ...but serves the keys itself
+        sender_email=sender_email,
+    )
+    return Provisioned(runtime.bind(settings), stream_arn)
 
 
 @dataclass(frozen=True)

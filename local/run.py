@@ -8,12 +8,17 @@ stops everything; everything runs in this one process, so nothing is left behind
 
 import os
 import signal
-import sys
 import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from chalice.config import Config
+
+from app import app
+from chalicelib.logs import logger
+from local import demo, emulator
+from local.gateway import dev_server
+from local.stream_poller import FUNCTION_NAME, StreamPoller
+
 SENDER_EMAIL = "portal-noreply@demo-clinic.example"
 
 
@@ -21,26 +26,16 @@ def main() -> None:
     port = int(os.environ.get("PORT", "8000"))
     aws_port = int(os.environ.get("LOCAL_AWS_PORT", "5000"))
     endpoint = f"http://127.0.0.1:{aws_port}"
-
-    from local import emulator
+    # The service's JSON request logs would bury the banner and the emails; ask for them with
+    # POWERTOOLS_LOG_LEVEL=INFO.
+    logger.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"))
 
     emulator.start(aws_port)
-    emulator.use_emulator(endpoint)
-    os.environ.update(emulator.provision(endpoint, SENDER_EMAIL))
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-
-    from local import demo
-
+    provisioned = emulator.provision(endpoint, table_prefix="portal-local", sender_email=SENDER_EMAIL)
     demo.seed()
-    sys.path.insert(0, str(ROOT))
-    from chalice.config import Config
-
-    from app import app
-    from local.gateway import dev_server
-    from local.stream_poller import FUNCTION_NAME, StreamPoller
 
     # From the stream's start, as the deployed mapping: the seed's records need no email.
-    poller = StreamPoller(app.handler_map[FUNCTION_NAME], os.environ["VISITS_STREAM_ARN"], endpoint).start()
+    poller = StreamPoller(app.handler_map[FUNCTION_NAME], provisioned.visits_stream_arn, endpoint).start()
     server = dev_server(app, Config.create(chalice_stage="local", app_name="client-portal"), "127.0.0.1", port)
     _stop_on_signals(server)
     _print_banner(port, endpoint)
@@ -67,8 +62,6 @@ def _stop_on_signals(server) -> None:
 
 
 def _print_banner(port: int, endpoint: str) -> None:
-    from local import demo
-
     print(
         f"""
 Client portal (local mode) is running.

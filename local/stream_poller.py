@@ -9,24 +9,14 @@ blocks the shard meanwhile. Each email SES accepted is printed to the console.
 import sys
 import threading
 from collections.abc import Callable
-from datetime import datetime
 
 import boto3
 from chalice.local import LambdaContext
 
 from local import emulator
+from ops.stream_records import as_lambda_delivers
 
 FUNCTION_NAME = "clinic_emails"
-
-
-def lambda_record(record: dict, stream_arn: str) -> dict:
-    """A GetRecords record as Lambda delivers it: moto leaves out the source ARN and gives the
-    creation time as a datetime, where Lambda gives epoch seconds."""
-    change = dict(record["dynamodb"])
-    created = change.get("ApproximateCreationDateTime")
-    if isinstance(created, datetime):
-        change["ApproximateCreationDateTime"] = created.timestamp()
-    return {**record, "eventSourceARN": stream_arn, "dynamodb": change}
 
 
 def print_email(message: emulator.SentEmail) -> None:
@@ -109,7 +99,7 @@ class StreamPoller:
         if not self._pending:
             page = self._streams.get_records(ShardIterator=self._iterator, Limit=self._batch_size)
             self._iterator = page["NextShardIterator"]
-            self._pending = [lambda_record(record, self._stream_arn) for record in page["Records"]]
+            self._pending = [as_lambda_delivers(record, self._stream_arn) for record in page["Records"]]
             if not self._pending:
                 with self._idle:
                     self._empty_reads += 1

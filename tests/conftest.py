@@ -5,59 +5,63 @@ own clinic with unique ids, so tests cannot see each other's data.
 """
 
 import json
-import os
-import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
+from chalice.test import Client
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from local import emulator  # noqa: E402  (sets nothing at import)
+from app import app as chalice_app
+from chalicelib import accounts
+from chalicelib import aws as aws_clients
+from chalicelib.config import Settings
+from chalicelib.logs import logger
+from chalicelib.models import Clinic, Patient, Visit
+from local import emulator, records
+from local.gateway import use_portal_gateway
 
 # Records the AWS calls each function makes, for tests/test_permissions.py.
 pytest_plugins = ["aws_calls"]
 
+ROOT = Path(__file__).resolve().parent.parent
 SENDER_EMAIL = "portal-noreply@tests.example"
 PASSWORD = "Test-Password-2026!"
 TEST_STAGE = "test"  # not in .chalice/config.json: the test client adds no stage variables
+TABLE_PREFIX = "portal-test"
 
-# Set while this file is imported, before pytest imports any test module: pynamodb binds
-# the models to the table names and endpoint when `chalicelib.models` is first imported.
-EMULATOR_PORT = emulator.free_port()
-EMULATOR_ENDPOINT = f"http://127.0.0.1:{EMULATOR_PORT}"
-emulator.use_emulator(EMULATOR_ENDPOINT, table_prefix="portal-test")
+
+@dataclass(frozen=True)
+class Emulated:
+    """The emulator the tests run against, and the settings the service is bound to."""
+
+    endpoint: str
+    settings: Settings
+    visits_stream_arn: str
+    table_prefix: str = TABLE_PREFIX
 
 
 @pytest.fixture(scope="session")
 def aws():
-    """The emulator, provisioned, with the settings `app` reads in the environment."""
-    server = emulator.start(EMULATOR_PORT)
-    endpoint = EMULATOR_ENDPOINT
-    settings = emulator.provision(endpoint, SENDER_EMAIL)
-    os.environ.update(settings)
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    yield {"endpoint": endpoint, **settings}
+    """The emulator, provisioned; the service is bound to it for the whole run."""
+    port = emulator.free_port()
+    server = emulator.start(port)
+    endpoint = f"http://127.0.0.1:{port}"
+    provisioned = emulator.provision(endpoint, table_prefix=TABLE_PREFIX, sender_email=SENDER_EMAIL)
+    logger.setLevel("WARNING")
+    yield Emulated(endpoint, provisioned.settings, provisioned.visits_stream_arn)
     server.stop()
 
 
 @pytest.fixture(scope="session")
 def app(aws):
-    from app import app as chalice_app
-
     return chalice_app
 
 
 @pytest.fixture(scope="session")
 def client(app):
-    from chalice.test import Client
-
-    from local.gateway import use_portal_gateway
-
     with Client(app, stage_name=TEST_STAGE, project_dir=str(ROOT)) as test_client:
         use_portal_gateway(test_client)
         yield test_client
@@ -143,9 +147,6 @@ class World:
         return f"{name.lower()}.{self.clinic_id}@tests.example"
 
     def add_patient(self, name: str) -> str:
-        from chalicelib import accounts
-        from chalicelib.models import Patient
-
         patient_id = f"pat_{uuid.uuid4().hex[:12]}"
         Patient(
             patient_id,
@@ -171,37 +172,27 @@ class World:
         location="Room 2",
     ) -> str:
         """A visit written straight to the table, as the clinic's own record."""
-        from chalicelib import rules
-        from chalicelib.models import Visit
-
         visit_id = f"vis_{uuid.uuid4().hex[:12]}"
-        visit = Visit(
+        records.visit(
             self.patients[patient],
             visit_id,
             clinic_id=self.clinic_id,
             patient_name=patient,
-            starts_at=rules.format_instant(now_utc() + starts_in),
-            duration_minutes=50,
+            starts_at=now_utc() + starts_in,
+            now=now_utc(),
             provider=provider,
             location=location,
             session_class=session_class,
             completed=completed,
-        )
-        if response:
-            visit.patient_response = response
-            visit.responded_at = rules.format_instant(now_utc())
-            visit.cancel_reason = reason
-        visit.save()
+            response=response,
+            reason=reason,
+        ).save()
         return visit_id
 
     def stored_visit(self, patient: str, visit_id: str):
-        from chalicelib.models import Visit
-
         return Visit.get(self.patients[patient], visit_id, consistent_read=True)
 
     def settings(self, **changes) -> None:
-        from chalicelib.models import Clinic
-
         clinic = Clinic.get(self.clinic_id, consistent_read=True)
         clinic.update(actions=[getattr(Clinic, name).set(value) for name, value in changes.items()])
 
@@ -209,29 +200,15 @@ class World:
 @pytest.fixture
 def make_clinic(api, aws):
     def build(patients=("Alex",), timezone_name="America/New_York", **settings) -> World:
-        from chalicelib import accounts
-        from chalicelib.models import Clinic, SessionClass
-
         clinic_id = f"cln_{uuid.uuid4().hex[:12]}"
-        values = {
-            "name": "Test Family Therapy",
-            "timezone": timezone_name,
-            "phone": "(555) 010-9999",
-            "admin_email": f"frontdesk.{clinic_id}@tests.example",
-            "patient_cancel_enabled": True,
-            "cancel_cutoff_hours": 0,
-            "session_classes": [
-                SessionClass(name="Individual therapy", cancelled=False),
-                SessionClass(name="Family therapy", cancelled=False),
-                SessionClass(name="Cancelled by client", cancelled=True),
-                SessionClass(name="Cancelled by clinic", cancelled=True),
-            ],
-        }
-        values.update(settings)
-        Clinic(clinic_id, **values).save()
+        admin_email = settings.pop("admin_email", f"frontdesk.{clinic_id}@tests.example")
+        settings = {"phone": "(555) 010-9999", **settings}
+        records.clinic(
+            clinic_id, name="Test Family Therapy", timezone=timezone_name, admin_email=admin_email, **settings
+        ).save()
         staff_email = f"staff.{clinic_id}@tests.example"
         accounts.create_staff_login(staff_email, clinic_id, PASSWORD)
-        world = World(api=api, clinic_id=clinic_id, staff_email=staff_email, admin_email=values["admin_email"])
+        world = World(api=api, clinic_id=clinic_id, staff_email=staff_email, admin_email=admin_email)
         for name in patients:
             world.add_patient(name)
         return world
@@ -261,10 +238,6 @@ def ses_refuses(app):
 
     A fault injected into the real botocore client, before the request is built.
     """
-    from botocore.exceptions import ClientError
-
-    from chalicelib import aws
-
     refusals: dict[str, float] = {}
 
     def throttle(params, **_):
@@ -276,7 +249,7 @@ def ses_refuses(app):
                     "SendEmail",
                 )
 
-    ses = aws.sesv2()
+    ses = aws_clients.sesv2()
     ses.meta.events.register("before-parameter-build.sesv2.SendEmail", throttle, unique_id="test-ses-refuses")
     yield refusals
     ses.meta.events.unregister("before-parameter-build.sesv2.SendEmail", unique_id="test-ses-refuses")

@@ -19,24 +19,6 @@ from local.emulator import free_port
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 
-# Settings that the API tests' fixtures put into this process's environment; the stack
-# provisions its own emulator and must not inherit them.
-_INHERITED_SETTINGS = {
-    "TABLE_PREFIX",
-    "CLINICS_TABLE",
-    "PATIENTS_TABLE",
-    "VISITS_TABLE",
-    "IDEMPOTENCY_TABLE",
-    "USER_POOL_ID",
-    "APP_CLIENT_ID",
-    "TOKEN_ISSUER",
-    "JWKS_URL",
-    "SENDER_EMAIL",
-    "CORS_ORIGIN",
-    "VISITS_STREAM_ARN",
-    "POWERTOOLS_LOG_LEVEL",
-}
-
 
 def port_is_closed(port: int) -> bool:
     with socket.socket() as probe:
@@ -56,11 +38,8 @@ class LocalStack:
         self._process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 90) -> "LocalStack":
-        env = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith("AWS_") and name not in _INHERITED_SETTINGS
-        }
+        # The stack makes its own emulator; nothing of the caller's AWS setup may leak in.
+        env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
         env.update(PORT=str(self.port), LOCAL_AWS_PORT=str(self.aws_port), PYTHONUNBUFFERED="1")
         with open(self.log_path, "wb") as log:
             self._process = subprocess.Popen(

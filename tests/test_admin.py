@@ -1,4 +1,4 @@
-"""Day one on a fresh stack: `python -m chalicelib.admin` creates the clinic and its first staff login."""
+"""Day one on a fresh stack: `python -m ops.admin` creates the clinic and its first staff login."""
 
 import json
 import os
@@ -7,7 +7,14 @@ import sys
 import uuid
 from pathlib import Path
 
+import boto3
 from botocore.stub import Stubber
+from chalice.app import DynamoDBEvent
+
+from chalicelib import aws as aws_clients
+from chalicelib import config
+from chalicelib.models import Clinic, Visit
+from ops import admin as admin_module
 
 ROOT = Path(__file__).resolve().parent.parent
 NEW_PASSWORD = "Staff-Own-Pass-2026!"
@@ -15,15 +22,10 @@ NEW_PASSWORD = "Staff-Own-Pass-2026!"
 
 def admin(aws, *args):
     """Runs the command as an operator would, in a process of its own, against the emulator."""
-    env = dict(os.environ, AWS_ENDPOINT_URL=aws["endpoint"])
-    where = [
-        "--clinics-table",
-        os.environ.get("CLINICS_TABLE") or f"{os.environ['TABLE_PREFIX']}-clinics",
-        "--user-pool-id",
-        aws["USER_POOL_ID"],
-    ]
+    env = dict(os.environ, AWS_ENDPOINT_URL=aws.endpoint)
+    where = ["--clinics-table", aws.settings.table("clinics"), "--user-pool-id", aws.settings.user_pool_id]
     return subprocess.run(
-        [sys.executable, "-m", "chalicelib.admin", args[0], *where, *args[1:]],
+        [sys.executable, "-m", "ops.admin", args[0], *where, *args[1:]],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -57,10 +59,8 @@ def new_ids():
 
 def first_login(api, email):
     """The invited staff member sets their own password, as the invitation asks."""
-    from chalicelib import aws, config
-
-    aws.cognito().admin_set_user_password(
-        UserPoolId=config.settings().user_pool_id, Username=email, Password="Temp-Password-2026!", Permanent=False
+    aws_clients.cognito().admin_set_user_password(
+        UserPoolId=config.current().user_pool_id, Username=email, Password="Temp-Password-2026!", Permanent=False
     )
     challenge = api.post("/auth/login", json_body={"username": email, "password": "Temp-Password-2026!"}).data
     done = api.post(
@@ -90,8 +90,6 @@ def test_bootstrap_creates_a_clinic_whose_staff_can_log_in_and_run_it(aws, api):
 
 
 def test_bootstrap_again_changes_nothing_and_succeeds(aws):
-    from chalicelib.models import Clinic
-
     clinic_id, staff_email = new_ids()
     admin(aws, *bootstrap_args(clinic_id, staff_email))
 
@@ -103,8 +101,6 @@ def test_bootstrap_again_changes_nothing_and_succeeds(aws):
 
 
 def test_bootstrap_refuses_bad_settings_before_writing_anything(aws):
-    from chalicelib.models import Clinic
-
     clinic_id, staff_email = new_ids()
     result = admin(aws, *bootstrap_args(clinic_id, staff_email, timezone="Mars/Olympus"))
 
@@ -131,10 +127,6 @@ def test_add_staff_to_an_unknown_clinic_is_refused(aws):
 
 
 def test_the_table_and_pool_come_from_the_stages_stack_outputs(aws):
-    import boto3
-
-    from chalicelib import admin as admin_module
-
     cloudformation = boto3.client("cloudformation", region_name="us-east-1")
     outputs = [
         {"OutputKey": "ClinicsTableName", "OutputValue": "client-portal-prod-clinics"},
@@ -163,9 +155,10 @@ def test_the_table_and_pool_come_from_the_stages_stack_outputs(aws):
     assert (where["ClinicsTableName"], where["UserPoolId"]) == ("client-portal-prod-clinics", "us-east-1_Pool")
 
 
-def test_the_admin_command_imports_no_test_tooling():
+def test_the_operations_command_is_not_in_the_lambda_bundle_and_imports_no_test_tooling():
+    assert not (ROOT / "chalicelib" / "admin.py").exists()
     probe = (
-        "import sys, chalicelib.admin, chalicelib.accounts, chalicelib.models; "
+        "import sys, ops.admin; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in {'moto', 'pytest', 'local', 'tests'}))"
     )
     result = subprocess.run(
@@ -180,10 +173,6 @@ def test_the_admin_command_imports_no_test_tooling():
 
 def failure_note(aws, clinic, api):
     """A patient's cancel, and the note Lambda leaves in the on-failure queue when its email gave up."""
-    import boto3
-
-    from chalicelib.models import Visit
-
     visit_id = clinic.add_visit("Alex")
     assert (
         api.put(
@@ -191,10 +180,10 @@ def failure_note(aws, clinic, api):
         ).status_code
         == 200
     )
-    stream_arn = boto3.client("dynamodb", endpoint_url=aws["endpoint"]).describe_table(TableName=Visit.Meta.table_name)[
+    stream_arn = boto3.client("dynamodb", endpoint_url=aws.endpoint).describe_table(TableName=Visit.Meta.table_name)[
         "Table"
     ]["LatestStreamArn"]
-    streams = boto3.client("dynamodbstreams", endpoint_url=aws["endpoint"])
+    streams = boto3.client("dynamodbstreams", endpoint_url=aws.endpoint)
     shard_id = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
     iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")[
         "ShardIterator"
@@ -209,7 +198,7 @@ def failure_note(aws, clinic, api):
         ]
         iterator = page.get("NextShardIterator") if page["Records"] else None
     (sequence,) = found
-    sqs = boto3.client("sqs", endpoint_url=aws["endpoint"])
+    sqs = boto3.client("sqs", endpoint_url=aws.endpoint)
     queue_url = sqs.create_queue(QueueName=f"email-failures-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     sqs.send_message(
         QueueUrl=queue_url,
@@ -230,23 +219,24 @@ def failure_note(aws, clinic, api):
     return visit_id, queue_url, sqs
 
 
-def replay(queue_url, answer):
-    from chalicelib import admin as admin_module
-
+def replay(aws, queue_url, answer):
+    """The command as run against the emulator, with the email function played by `answer`."""
     delivered = []
     args = admin_module.parser().parse_args(["replay-failures", "--queue-url", queue_url, "--function-name", "emails"])
     report = admin_module.replay_failures(
-        args, admin_module.target(args), invoke=lambda event: delivered.append(event) or answer
+        args,
+        admin_module.target(args),
+        sqs=boto3.client("sqs", endpoint_url=aws.endpoint),
+        streams=boto3.client("dynamodbstreams", endpoint_url=aws.endpoint),
+        invoke=lambda event: delivered.append(event) or answer,
     )
     return delivered, report
 
 
 def test_replay_sends_the_records_behind_a_failure_note_to_the_email_function_then_deletes_it(aws, api, clinic):
-    from chalice.app import DynamoDBEvent
-
     visit_id, queue_url, sqs = failure_note(aws, clinic, api)
 
-    delivered, report = replay(queue_url, {"batchItemFailures": []})
+    delivered, report = replay(aws, queue_url, {"batchItemFailures": []})
 
     (event,) = delivered
     (record,) = list(DynamoDBEvent(event, None))  # as the handler will read it
@@ -261,7 +251,7 @@ def test_replay_sends_the_records_behind_a_failure_note_to_the_email_function_th
 def test_a_note_whose_records_fail_again_stays_in_the_queue(aws, api, clinic):
     _, queue_url, sqs = failure_note(aws, clinic, api)
 
-    _, report = replay(queue_url, {"batchItemFailures": [{"itemIdentifier": "1"}]})
+    _, report = replay(aws, queue_url, {"batchItemFailures": [{"itemIdentifier": "1"}]})
 
     assert report[0].startswith("Kept")
     counts = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]

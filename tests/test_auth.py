@@ -10,6 +10,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from chalicelib import auth, config
+from chalicelib import aws as aws_clients
+
 UNAUTHORIZED = 401
 
 
@@ -173,8 +176,6 @@ def test_the_authorizer_policy_allows_every_route_so_the_gateway_cache_cannot_lo
 
 
 def test_the_signing_keys_are_fetched_once_and_then_cached(api, patient_token):
-    from chalicelib import auth
-
     assert api.get("/portal/me", patient_token).status_code == 200  # warm
     keys = auth._jwks_client()
     fetches = []
@@ -225,10 +226,8 @@ def test_an_invited_patient_sets_a_password_then_gets_tokens(api, clinic):
         json_body={"name": "Robin Invitee", "email": f"robin.{clinic.clinic_id}@tests.example"},
     )
     assert created.status_code == 201
-    from chalicelib import aws, config
-
-    aws.cognito().admin_set_user_password(
-        UserPoolId=config.settings().user_pool_id,
+    aws_clients.cognito().admin_set_user_password(
+        UserPoolId=config.current().user_pool_id,
         Username=f"robin.{clinic.clinic_id}@tests.example",
         Password="Temp-Password-2026!",
         Permanent=False,

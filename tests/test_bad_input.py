@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from chalicelib.models import Clinic, Patient, Visit
+
 MALFORMED = ["{", "not json", '{"response": }', "[1, 2", '"unterminated']
 NOT_OBJECTS = ["[]", '"confirmed"', "42", "null", "true"]
 
@@ -16,8 +18,6 @@ def world(clinic):
 
 def everything_stored(world):
     """What a bad request must leave exactly as it was."""
-    from chalicelib.models import Clinic, Patient, Visit
-
     clinic = Clinic.get(world.clinic_id, consistent_read=True).attribute_values
     patients = sorted(
         json.dumps(p.attribute_values, sort_keys=True, default=str) for p in Patient.by_clinic.query(world.clinic_id)

@@ -4,6 +4,9 @@ from datetime import date, timedelta
 
 import pytest
 
+from chalicelib import aws as aws_clients
+from chalicelib import config, scheduling
+
 DAY = timedelta(days=1)
 
 
@@ -123,15 +126,13 @@ def test_unused_session_classes_can_be_removed_and_added(api, clinic):
 
 
 def test_staff_add_a_patient_who_gets_a_portal_login(api, clinic):
-    from chalicelib import aws, config
-
     email = f"new.patient.{clinic.clinic_id}@tests.example"
     response = api.post("/clinic/patients", clinic.staff_token, json_body={"name": "New Patient", "email": email})
 
     assert response.status_code == 201
     assert response.data["name"] == "New Patient"
     assert response.data["email"] == email
-    user = aws.cognito().admin_get_user(UserPoolId=config.settings().user_pool_id, Username=email)
+    user = aws_clients.cognito().admin_get_user(UserPoolId=config.current().user_pool_id, Username=email)
     attributes = {a["Name"]: a["Value"] for a in user["UserAttributes"]}
     assert attributes["custom:patient_id"] == response.data["id"]
     assert attributes["custom:clinic_id"] == clinic.clinic_id
@@ -146,6 +147,17 @@ def test_adding_a_patient_whose_email_has_a_login_is_409(api, clinic):
     )
     assert response.status_code == 409
     assert [p["name"] for p in api.get("/clinic/patients", clinic.staff_token).data["patients"]] == ["Alex"]
+
+
+def test_a_patient_record_that_cannot_be_stored_leaves_no_login_behind(api, clinic, monkeypatch):
+    monkeypatch.setattr(scheduling, "new_id", lambda prefix: clinic.patients["Alex"])  # an id already taken
+    email = f"taken.{clinic.clinic_id}@tests.example"
+
+    response = api.post("/clinic/patients", clinic.staff_token, json_body={"name": "Taken Id", "email": email})
+
+    assert response.status_code == 500
+    pool = config.current().user_pool_id
+    assert aws_clients.cognito().list_users(UserPoolId=pool, Filter=f'email = "{email}"')["Users"] == []
 
 
 def test_staff_schedule_a_visit_the_patient_then_sees(api, clinic):
@@ -216,7 +228,7 @@ def test_moving_a_visit_to_another_time_clears_the_patients_answer(api, clinic):
     assert response.data["patient_response"] is None
     assert response.data["status"] == "awaiting_response"
     stored = clinic.stored_visit("Alex", visit_id)
-    assert stored.response_changed_by == f"staff:{clinic.staff_email}"
+    assert stored.changed_by == f"staff:{clinic.staff_email}"
 
 
 def test_editing_provider_or_location_keeps_the_patients_answer(api, clinic):

@@ -9,7 +9,6 @@ import itertools
 import json
 import logging
 import math
-import os
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -18,8 +17,14 @@ from zoneinfo import ZoneInfo
 import boto3
 import pytest
 
+from chalicelib import aws as aws_clients
+from chalicelib import config
+from chalicelib.models import ALL_MODELS, Visit
+
 DAY = timedelta(days=1)
 NO_FAILURES = {"batchItemFailures": []}
+# The handler reads the images, not which stream they came from.
+STREAM_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/portal-test-visits/stream/2026-01-01T00:00:00.000"
 _SEQUENCE = itertools.count(1)
 
 
@@ -28,13 +33,12 @@ _SEQUENCE = itertools.count(1)
 
 @pytest.fixture(scope="session")
 def dynamodb(aws):
-    return boto3.client("dynamodb", region_name="us-east-1", endpoint_url=aws["endpoint"])
+    return boto3.client("dynamodb", region_name="us-east-1", endpoint_url=aws.endpoint)
 
 
 @pytest.fixture
 def snapshot(dynamodb):
     """The visit item as DynamoDB holds it: a stream image."""
-    from chalicelib.models import Visit
 
     def read(world, visit_id, patient="Alex"):
         key = {"patient_id": {"S": world.patients[patient]}, "visit_id": {"S": visit_id}}
@@ -75,7 +79,7 @@ def stream_record(old=None, new=None, event_name=None):
         "eventVersion": "1.1",
         "eventSource": "aws:dynamodb",
         "awsRegion": "us-east-1",
-        "eventSourceARN": os.environ["VISITS_STREAM_ARN"],
+        "eventSourceARN": STREAM_ARN,
         "dynamodb": change,
     }
 
@@ -128,11 +132,8 @@ def console_edit(world, visit_id, *actions, patient="Alex"):
 @pytest.fixture
 def aws_calls(app):
     """Every request the service's AWS clients make during the test (botocore's before-call event)."""
-    from chalicelib import aws
-    from chalicelib.models import ALL_MODELS
-
     calls = []
-    clients = [aws.sesv2(), aws.client("dynamodb")] + [
+    clients = [aws_clients.sesv2(), aws_clients.client("dynamodb")] + [
         model._get_connection().connection.client for model in ALL_MODELS
     ]
     hook_id = f"count-calls-{uuid.uuid4().hex}"
@@ -158,12 +159,10 @@ def test_cancel_by_patient_emails_the_clinic_once(api, clinic, changed, deliver,
     [email] = inbox(clinic.admin_email)
     assert email.subject.startswith("Cancellation request: Alex, ")
     assert email.to == (clinic.admin_email,)
-    assert os.environ["SENDER_EMAIL"] in email.sender
+    assert config.current().sender_email in email.sender
 
 
 def test_cancel_email_describes_the_visit_in_the_clinics_time_zone(api, make_clinic, changed, deliver, inbox):
-    from chalicelib.models import Visit
-
     world = make_clinic(timezone_name="America/Los_Angeles")
     visit_id = world.add_visit("Alex", provider="Jordan Lee, LMFT", location="Telehealth (video)")
     tz = ZoneInfo("America/Los_Angeles")
@@ -227,8 +226,6 @@ def test_email_goes_to_the_admin_email_as_it_is_when_sent(api, clinic, changed, 
 
 
 def test_html_injection_in_patient_name_and_reason_arrives_escaped(api, clinic, changed, deliver, inbox):
-    from chalicelib.models import Visit
-
     visit_id = clinic.add_visit("Alex")
     console_edit(clinic, visit_id, Visit.patient_name.set('Alex <script>alert("name")</script>'))
     reason = '<img src=x onerror="alert(1)"> & <b>bold</b>'
@@ -267,23 +264,17 @@ def _staff_move_a_pending_cancel_to_a_cancelled_class(api, world, visit_id, chan
 
 
 def _console_sets_cancelled_without_a_patient(api, world, visit_id, changed):
-    from chalicelib.models import Visit
-
     return changed(
         world, visit_id, lambda: console_edit(world, visit_id, Visit.patient_response.set("CLIENT_CANCELLED"))
     )
 
 
 def _console_removes_a_patients_cancel(api, world, visit_id, changed):
-    from chalicelib.models import Visit
-
-    cancel(api, world, visit_id)  # leaves response_changed_by "patient" and a change id on the item
+    cancel(api, world, visit_id)  # leaves changed_by "patient" and a change id on the item
     return changed(world, visit_id, lambda: console_edit(world, visit_id, Visit.patient_response.remove()))
 
 
 def _console_edits_another_field_of_a_pending_cancel(api, world, visit_id, changed):
-    from chalicelib.models import Visit
-
     cancel(api, world, visit_id)
     return changed(world, visit_id, lambda: console_edit(world, visit_id, Visit.location.set("Room 5")))
 
@@ -299,8 +290,6 @@ def _remove_of_a_cancelled_visit(api, world, visit_id, changed):
 
 
 def _item(world, visit_id):
-    from chalicelib.models import Visit
-
     return Visit.get(world.patients["Alex"], visit_id, consistent_read=True).serialize()
 
 
@@ -339,24 +328,24 @@ def test_a_change_that_is_no_patient_cancel_or_uncancel_emails_no_one_and_calls_
             {"patient_response": {"S": "CLIENT_CANCELLED"}},
             {
                 "patient_response": {"N": "1"},
-                "response_changed_by": {"S": "patient"},
-                "response_change_id": {"S": "chg_console"},
+                "changed_by": {"S": "patient"},
+                "change_id": {"S": "chg_console"},
             },
         ),
         (
             {},
             {
                 "patient_response": {"S": "CLIENT_CANCELLED"},
-                "response_changed_by": {"L": [{"S": "patient"}]},
-                "response_change_id": {"S": "chg_console"},
+                "changed_by": {"L": [{"S": "patient"}]},
+                "change_id": {"S": "chg_console"},
             },
         ),
         (
             {},
             {
                 "patient_response": {"S": "CLIENT_CANCELLED"},
-                "response_changed_by": {"S": "patient"},
-                "response_change_id": {"N": "7"},
+                "changed_by": {"S": "patient"},
+                "change_id": {"N": "7"},
             },
         ),
         ({}, {}),

@@ -16,8 +16,8 @@ def poller(app, aws):
     printed = []
     running = StreamPoller(
         app.handler_map[FUNCTION_NAME],
-        aws["VISITS_STREAM_ARN"],
-        aws["endpoint"],
+        aws.visits_stream_arn,
+        aws.endpoint,
         start_at="LATEST",
         poll_seconds=0.05,
         first_backoff_seconds=0.05,

@@ -14,6 +14,8 @@ import yaml
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 
+from app import _VISIT_ID
+
 SPEC_PATH = Path(__file__).resolve().parent.parent / "chalicelib" / "openapi.yaml"
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 SPEC = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
@@ -66,8 +68,6 @@ def test_path_parameters_have_the_names_chalice_uses(app):
 
 
 def test_the_visit_id_pattern_is_the_one_the_api_enforces():
-    from app import _VISIT_ID
-
     assert SPEC["components"]["parameters"]["SessionId"]["schema"]["pattern"] == _VISIT_ID.pattern
 
 

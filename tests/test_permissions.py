@@ -7,12 +7,13 @@ stack's own resources; here those references resolve to the emulator's tables an
 
 import fnmatch
 import json
-import os
 import re
 from pathlib import Path
 
 import aws_calls
 import pytest
+
+from chalicelib import config
 
 ROOT = Path(__file__).resolve().parent.parent
 CHALICE_DIR = ROOT / ".chalice"
@@ -46,34 +47,32 @@ class EmulatorStack:
     """Resolves the policies' CloudFormation references to the emulator's resources."""
 
     def __init__(self):
-        from chalicelib import config
-
-        region = config.region()
+        settings = config.current()
+        region = settings.region
+        stack_name = settings.table("clinics").removesuffix("-clinics")  # tables are <stack>-<kind>
         self.values = {
             "AWS::Region": region,
             "AWS::AccountId": aws_calls.ACCOUNT,
             "AWS::Partition": "aws",
-            "AWS::StackName": os.environ["TABLE_PREFIX"],
-            "SenderEmail": os.environ["SENDER_EMAIL"],
+            "AWS::StackName": stack_name,
+            "SenderEmail": settings.sender_email,
         }
         for kind in ("clinics", "patients", "visits", "idempotency"):
             logical_id = f"{kind.capitalize()}Table"
-            table_arn = f"arn:aws:dynamodb:{region}:{aws_calls.ACCOUNT}:table/{config.table_name(kind)}"
+            table_arn = f"arn:aws:dynamodb:{region}:{aws_calls.ACCOUNT}:table/{settings.table(kind)}"
             self.values.update(
                 {
-                    logical_id: config.table_name(kind),
+                    logical_id: settings.table(kind),
                     f"{logical_id}.Arn": table_arn,
                     f"{logical_id}.StreamArn": f"{table_arn}/stream/*",
                 }
             )
-        pool = os.environ["USER_POOL_ID"]
+        pool = settings.user_pool_id
         self.values.update(
             {
                 "UserPool": pool,
                 "UserPool.Arn": f"arn:aws:cognito-idp:{region}:{aws_calls.ACCOUNT}:userpool/{pool}",
-                "EmailFailuresQueue.Arn": (
-                    f"arn:aws:sqs:{region}:{aws_calls.ACCOUNT}:{os.environ['TABLE_PREFIX']}-email-failures"
-                ),
+                "EmailFailuresQueue.Arn": (f"arn:aws:sqs:{region}:{aws_calls.ACCOUNT}:{stack_name}-email-failures"),
             }
         )
 
@@ -182,7 +181,7 @@ def test_no_wildcard_actions_and_no_star_resources(function):
 def test_the_recorder_counts_calls_made_while_a_function_runs_and_nothing_else(aws):
     import boto3
 
-    dynamodb = boto3.client("dynamodb", endpoint_url=aws["endpoint"])
+    dynamodb = boto3.client("dynamodb", endpoint_url=aws.endpoint)
     dynamodb.list_tables()
     assert not any(c.operation == "ListTables" for c in aws_calls.CALLS)
     with aws_calls.running("recorder_self_test"):

@@ -6,22 +6,21 @@ The interleaving is made exact with a botocore hook that runs the other party's 
 just before the patient's UpdateItem is sent.
 """
 
-import os
 from datetime import UTC, date, datetime, timedelta
 
 import boto3
 import pytest
 
-from chalicelib import rules
+from chalicelib import config, times
 from chalicelib.models import Visit
 
 
 def instant_from_now(delta):
-    return rules.format_instant(datetime.now(UTC) + delta)
+    return times.format_instant(datetime.now(UTC) + delta)
 
 
 def raw_dynamodb():
-    return boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+    return boto3.client("dynamodb", endpoint_url=config.current().endpoint)
 
 
 @pytest.fixture
@@ -113,8 +112,8 @@ def test_the_same_cancel_from_two_tabs_is_recorded_once(api, clinic, before_next
             clinic,
             visit_id,
             patient_response={"S": "CLIENT_CANCELLED"},
-            response_changed_by={"S": "patient"},
-            response_change_id={"S": "chg_other_tab"},
+            changed_by={"S": "patient"},
+            change_id={"S": "chg_other_tab"},
             responded_at={"S": "2026-11-26T12:00:00Z"},
         )
         other_tab["done"] = True
@@ -127,7 +126,7 @@ def test_the_same_cancel_from_two_tabs_is_recorded_once(api, clinic, before_next
     assert response.status_code == 200
     assert response.data["status"] == "pending_cancel"
     stored = clinic.stored_visit("Alex", visit_id)
-    assert stored.response_change_id == "chg_other_tab"  # one action, so one email
+    assert stored.change_id == "chg_other_tab"  # one action, so one email
 
 
 def test_confirm_in_one_tab_and_cancel_in_another_keeps_exactly_one(api, clinic, before_next_write):
@@ -137,8 +136,8 @@ def test_confirm_in_one_tab_and_cancel_in_another_keeps_exactly_one(api, clinic,
             clinic,
             visit_id,
             patient_response={"S": "CLIENT_CONFIRMED"},
-            response_changed_by={"S": "patient"},
-            response_change_id={"S": "chg_confirm_tab"},
+            changed_by={"S": "patient"},
+            change_id={"S": "chg_confirm_tab"},
         )
     )
 
@@ -152,7 +151,7 @@ def test_staff_reschedule_after_the_patient_answered_clears_the_answer(api, clin
     visit_id = clinic.add_visit("Alex", timedelta(days=3))
     before_next_write(
         lambda: set_attributes(
-            clinic, visit_id, patient_response={"S": "CLIENT_CONFIRMED"}, response_changed_by={"S": "patient"}
+            clinic, visit_id, patient_response={"S": "CLIENT_CONFIRMED"}, changed_by={"S": "patient"}
         )
     )
     new_day = (date.today() + timedelta(days=9)).isoformat()

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib import rules
+from chalicelib import rules, times
 from chalicelib.errors import BadInput, Conflict, Forbidden, NotOpen
 from chalicelib.rules import Action, PatientResponse, Status
 
@@ -172,33 +172,74 @@ def test_bad_date_ranges_are_bad_input(given):
 
 def test_range_bounds_cover_whole_local_days():
     tz = ZoneInfo("America/New_York")
-    first, last = rules.range_bounds_utc(date(2026, 11, 26), date(2026, 11, 27), tz)
-    assert rules.format_instant(first) == "2026-11-26T05:00:00Z"
-    assert rules.format_instant(last) == "2026-11-28T04:59:59Z"
+    first, last = times.day_bounds_utc(date(2026, 11, 26), date(2026, 11, 27), tz)
+    assert times.format_instant(first) == "2026-11-26T05:00:00Z"
+    assert times.format_instant(last) == "2026-11-28T04:59:59Z"
 
 
 def test_local_times_across_daylight_saving():
     tz = ZoneInfo("America/New_York")
-    summer = rules.local_to_utc(date(2026, 7, 1), time(9, 0), tz)
-    winter = rules.local_to_utc(date(2026, 12, 1), time(9, 0), tz)
-    assert rules.format_instant(summer) == "2026-07-01T13:00:00Z"
-    assert rules.format_instant(winter) == "2026-12-01T14:00:00Z"
-    assert rules.utc_to_local(winter, tz) == ("2026-12-01", "09:00")
+    summer = times.local_to_utc(date(2026, 7, 1), time(9, 0), tz)
+    winter = times.local_to_utc(date(2026, 12, 1), time(9, 0), tz)
+    assert times.format_instant(summer) == "2026-07-01T13:00:00Z"
+    assert times.format_instant(winter) == "2026-12-01T14:00:00Z"
+    assert times.utc_to_local(winter, tz) == ("2026-12-01", "09:00")
 
 
 def test_a_local_time_skipped_by_the_clock_change_is_bad_input():
     with pytest.raises(BadInput):
-        rules.local_to_utc(date(2026, 3, 8), time(2, 30), ZoneInfo("America/New_York"))
+        times.local_to_utc(date(2026, 3, 8), time(2, 30), ZoneInfo("America/New_York"))
 
 
 @pytest.mark.parametrize(
     "typed", ["2026-12-01T14:00:00Z", "2026-12-01T14:00:00.000Z", "2026-12-01T09:00:00-05:00", "2026-12-01T14:00:00"]
 )
 def test_instants_typed_in_the_console_are_read(typed):
-    assert rules.format_instant(rules.parse_instant(typed)) == "2026-12-01T14:00:00Z"
+    assert times.format_instant(times.parse_instant(typed)) == "2026-12-01T14:00:00Z"
 
 
 @pytest.mark.parametrize("name", ["Mars/Olympus", "", "../etc/passwd", "/usr/share/zoneinfo/UTC", 5])
 def test_unknown_time_zones_are_bad_input(name):
     with pytest.raises(BadInput):
-        rules.parse_timezone(name)
+        times.parse_timezone(name)
+
+
+# --- Staff changes ---------------------------------------------------------------------
+
+NEW_YORK = ZoneInfo("America/New_York")
+AT_NINE = rules.VisitState(datetime(2026, 12, 10, 14, 0, tzinfo=UTC), "Individual therapy", False, None)  # 9:00 local
+
+
+@pytest.mark.parametrize(
+    "patch, local_start, moved",
+    [
+        ({"date": date(2026, 12, 11)}, "2026-12-11 09:00", True),  # a new day keeps the time
+        ({"start_time": time(16, 30)}, "2026-12-10 16:30", True),  # a new time keeps the day
+        ({"date": date(2026, 12, 10), "start_time": time(9, 0)}, "2026-12-10 09:00", False),  # the same start
+        ({"location": "Room 5"}, "2026-12-10 09:00", False),
+    ],
+)
+def test_a_staff_change_moves_the_visit_only_when_its_start_changes(patch, local_start, moved):
+    change = rules.decide_staff_change(AT_NINE, patch, NEW_YORK, NOW)
+    assert change.starts_at.astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M") == local_start
+    assert change.moved is moved
+
+
+def test_a_move_across_the_clock_change_keeps_the_local_time():
+    summer = rules.VisitState(datetime(2026, 10, 30, 13, 0, tzinfo=UTC), "Individual therapy", False, None)  # 9:00
+    change = rules.decide_staff_change(summer, {"date": date(2026, 11, 6)}, NEW_YORK, NOW)
+    assert times.format_instant(change.starts_at) == "2026-11-06T14:00:00Z"  # still 9:00, now EST
+
+
+def test_completing_a_visit_before_it_starts_is_a_conflict_even_when_moved_into_the_past():
+    with pytest.raises(Conflict):
+        rules.decide_staff_change(AT_NINE, {"completed": True}, NEW_YORK, NOW)
+    moved_back = rules.decide_staff_change(AT_NINE, {"completed": True, "date": date(2026, 11, 20)}, NEW_YORK, NOW)
+    assert moved_back.moved and moved_back.starts_at < NOW
+
+
+def test_a_session_class_must_be_one_of_the_clinics():
+    clinic = rules.ClinicPolicy(CANCELLED_CLASSES, True, 0, frozenset({"Individual therapy", "Cancelled by client"}))
+    rules.check_known_class(clinic, "Individual therapy")
+    with pytest.raises(BadInput):
+        rules.check_known_class(clinic, "Yoga")

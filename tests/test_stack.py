@@ -11,9 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.scheduling import PATIENT_ACTOR
+from chalicelib.accounts import PASSWORD_POLICY
+from chalicelib.auth import STAFF_GROUP
+from chalicelib.domain import PATIENT_ACTOR
+from chalicelib.models import Clinic, Patient, Visit
 from deploy import package as packaging
 from deploy import stack
+from local.gateway import UNAUTHORIZED_BODY
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGE = "dev"
@@ -88,8 +92,6 @@ def key_schema(keys):
 
 
 def test_the_tables_keys_and_indexes_are_the_pynamodb_models(resources, aws):
-    from chalicelib.models import Clinic, Patient, Visit
-
     for model, logical_id in ((Clinic, "ClinicsTable"), (Patient, "PatientsTable"), (Visit, "VisitsTable")):
         schema = model._get_schema()
         table = resources[logical_id]["Properties"]
@@ -147,9 +149,6 @@ def test_the_table_names_are_the_ones_the_code_computes(resources):
 
 
 def test_the_user_pool_signs_in_by_email_with_the_portals_attributes_and_rules(resources):
-    from chalicelib.auth import STAFF_GROUP
-    from local.emulator import PASSWORD_POLICY
-
     pool = resources["UserPool"]
     props = pool["Properties"]
     assert pool["DeletionPolicy"] == "Retain"
@@ -218,8 +217,6 @@ def matches(pattern, event) -> bool:
 
 
 def record(event_name, old=None, new=None):
-    from chalicelib.models import Visit
-
     def image(changes):
         visit = Visit("pat_1", "vis_1", clinic_id="cln_1", starts_at="2030-01-01T10:00:00Z", **changes)
         return visit.serialize()
@@ -233,9 +230,9 @@ def record(event_name, old=None, new=None):
 
 
 # What the service itself writes for a patient's action: the filter must let exactly those through.
-CANCELLED = {"patient_response": "CLIENT_CANCELLED", "response_changed_by": PATIENT_ACTOR}
-CONFIRMED = {"patient_response": "CLIENT_CONFIRMED", "response_changed_by": PATIENT_ACTOR}
-CLEARED_BY_PATIENT = {"response_changed_by": PATIENT_ACTOR}
+CANCELLED = {"patient_response": "CLIENT_CANCELLED", "changed_by": PATIENT_ACTOR}
+CONFIRMED = {"patient_response": "CLIENT_CONFIRMED", "changed_by": PATIENT_ACTOR}
+CLEARED_BY_PATIENT = {"changed_by": PATIENT_ACTOR}
 
 
 @pytest.mark.parametrize(
@@ -252,7 +249,7 @@ CLEARED_BY_PATIENT = {"response_changed_by": PATIENT_ACTOR}
         ),
         ("patient confirms", "MODIFY", {}, CONFIRMED, False),
         ("patient removes a confirmation", "MODIFY", CONFIRMED, CLEARED_BY_PATIENT, False),
-        ("staff move a cancelled visit", "MODIFY", CANCELLED, {"response_changed_by": "staff:someone"}, False),
+        ("staff move a cancelled visit", "MODIFY", CANCELLED, {"changed_by": "staff:someone"}, False),
         ("staff create a visit", "INSERT", None, {}, False),
         ("a visit is deleted", "REMOVE", CANCELLED, None, False),
     ],
@@ -273,8 +270,6 @@ def api_body(resources):
 
 
 def test_gateway_errors_have_the_contracts_shape_and_the_stages_cors_origin(api_body, packaged):
-    from local.gateway import UNAUTHORIZED_BODY
-
     responses = api_body["x-amazon-apigateway-gateway-responses"]
     for response_type in ERROR_RESPONSES:
         body = responses[response_type]["responseTemplates"]["application/json"]

@@ -6,12 +6,15 @@ session classes) and its first staff login; Cognito emails that person a tempora
 already exists is reported and left as it is. `replay-failures` sends the stream records behind
 the notes in the email function's on-failure queue to the function again.
 
-    python -m chalicelib.admin bootstrap --stage prod --clinic-id riverside \\
+It lives outside `chalicelib/`, so it is never shipped to Lambda; it reaches the tables and
+Cognito through the service's own code, bound to the stage (`runtime.bind`).
+
+    python -m ops.admin bootstrap --stage prod --clinic-id riverside \\
         --name "Riverside Family Therapy" --timezone America/Chicago \\
         --admin-email frontdesk@riverside.example --phone "(555) 010-2040" \\
         --staff-email manager@riverside.example
-    python -m chalicelib.admin add-staff --stage prod --clinic-id riverside --email front@riverside.example
-    python -m chalicelib.admin replay-failures --stage prod
+    python -m ops.admin add-staff --stage prod --clinic-id riverside --email front@riverside.example
+    python -m ops.admin replay-failures --stage prod
 
 The table and user pool come from the outputs of the stage's CloudFormation stack (named
 `client-portal-<stage>` unless --stack-name says otherwise), or from --clinics-table and
@@ -24,17 +27,17 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from datetime import datetime
 
+import boto3
 from botocore.exceptions import ClientError
 
+from chalicelib import accounts, inputs, runtime, scheduling
+from chalicelib.config import Settings
+from chalicelib.errors import BadInput, Conflict
+from chalicelib.models import Clinic
+from ops.stream_records import as_lambda_delivers
+
 STACK_NAME = "client-portal-{stage}"
-DEFAULT_SESSION_CLASSES = [
-    ("Individual therapy", False),
-    ("Family therapy", False),
-    ("Cancelled by client", True),
-    ("Cancelled by clinic", True),
-]
 _CLINIC_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _NEEDS = {
     "bootstrap": ("ClinicsTableName", "UserPoolId"),
@@ -55,6 +58,11 @@ class AdminError(Exception):
     """Stops the command with a message for the operator."""
 
 
+def operator_client(service: str):
+    """The operator's own credentials and region (AWS_ENDPOINT_URL points it at an emulator)."""
+    return boto3.client(service)
+
+
 def stack_outputs(cloudformation, stack_name: str) -> dict[str, str]:
     try:
         stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
@@ -72,34 +80,21 @@ def target(args, cloudformation=None) -> dict[str, str]:
     needed = _NEEDS[args.command]
     if all(key in given for key in needed):
         return given
-    from chalicelib import aws
-
     stack_name = args.stack_name or STACK_NAME.format(stage=args.stage)
-    outputs = stack_outputs(cloudformation or aws.client("cloudformation"), stack_name)
+    outputs = stack_outputs(cloudformation or operator_client("cloudformation"), stack_name)
     missing = [key for key in needed if key not in outputs and key not in given]
     if missing:
         raise AdminError(f"The stack {stack_name!r} has no output {missing[0]}; is it the portal's stack?")
     return dict(outputs, **given)
 
 
-def use(where: dict[str, str]) -> None:
-    """Points chalicelib at the stage. pynamodb reads table names when the models are first
-    imported, so this runs before anything imports chalicelib.models."""
-    os.environ["CLINICS_TABLE"] = where["ClinicsTableName"]
-    os.environ["USER_POOL_ID"] = where["UserPoolId"]
-    from chalicelib import config
-
-    config.settings.cache_clear()
-    from chalicelib.models import Clinic
-
-    if Clinic.Meta.table_name != where["ClinicsTableName"]:
-        raise AdminError("chalicelib.models was imported before the stage was chosen.")
+def bind_to_stage(where: dict[str, str]) -> Settings:
+    """Points the service's own code (models, Cognito calls) at the stage's table and user pool."""
+    stage = {"CLINICS_TABLE": where["ClinicsTableName"], "USER_POOL_ID": where["UserPoolId"]}
+    return runtime.bind(Settings.from_environment({**os.environ, **stage}))
 
 
 def checked_settings(args) -> dict:
-    from chalicelib import inputs
-    from chalicelib.errors import BadInput
-
     if not _CLINIC_ID.match(args.clinic_id):
         raise AdminError("--clinic-id: use 1 to 64 letters, digits, '-' or '_'.")
     try:
@@ -118,80 +113,42 @@ def checked_settings(args) -> dict:
     return settings
 
 
-def create_clinic(clinic_id: str, settings: dict) -> bool:
-    """Creates the clinic; False when it exists already (it is then left unchanged)."""
-    from pynamodb.exceptions import PutError
-
-    from chalicelib.models import Clinic, SessionClass
-
-    clinic = Clinic(
-        clinic_id,
-        patient_cancel_enabled=True,
-        session_classes=[SessionClass(name=n, cancelled=c) for n, c in DEFAULT_SESSION_CLASSES],
-        **settings,
-    )
+def invite_staff(email: str, clinic_id: str) -> bool:
     try:
-        clinic.save(condition=Clinic.clinic_id.does_not_exist())
-    except PutError as error:
-        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
-
-
-def ensure_staff_login(email: str, clinic_id: str) -> bool:
-    """Invites a staff login for the clinic; False when that login exists already (for this clinic)."""
-    from chalicelib import accounts, aws, config
-    from chalicelib.auth import STAFF_GROUP
-
-    try:
-        accounts.create_staff_login(email, clinic_id)  # no password: Cognito emails the invitation
-        return True
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "UsernameExistsException":
-            raise
-    pool = config.settings().user_pool_id
-    user = aws.cognito().admin_get_user(UserPoolId=pool, Username=email)
-    clinic_of_user = {a["Name"]: a["Value"] for a in user.get("UserAttributes", [])}.get("custom:clinic_id")
-    if clinic_of_user != clinic_id:
-        raise AdminError(f"{email} already has a login for another clinic ({clinic_of_user or 'a patient login'}).")
-    aws.cognito().admin_add_user_to_group(UserPoolId=pool, Username=email, GroupName=STAFF_GROUP)
-    return False
+        return accounts.invite_staff(email, clinic_id)
+    except Conflict as error:
+        raise AdminError(str(error)) from None
 
 
 def bootstrap(args, where: dict[str, str]) -> list[str]:
     settings = checked_settings(args)
-    use(where)
+    bind_to_stage(where)
+    created = scheduling.create_clinic(args.clinic_id, settings)
     report = [
         f"Clinic {args.clinic_id}: "
         + (
             "created with the default session classes."
-            if create_clinic(args.clinic_id, settings)
+            if created
             else "exists already; its settings were left unchanged."
         )
     ]
-    report.append(_staff_line(args.staff_email, ensure_staff_login(args.staff_email, args.clinic_id)))
+    report.append(_staff_line(args.staff_email, invite_staff(args.staff_email, args.clinic_id)))
     if where.get("EndpointURL"):
         report.append(f"The portal: {where['EndpointURL']}")
     return report
 
 
 def add_staff(args, where: dict[str, str]) -> list[str]:
-    from chalicelib import inputs
-    from chalicelib.errors import BadInput
-
     try:
         email = inputs.email(args.email, "--email")
     except BadInput as error:
         raise AdminError(str(error)) from None
-    use(where)
-    from chalicelib.models import Clinic
-
+    bind_to_stage(where)
     try:
         Clinic.get(args.clinic_id, consistent_read=True)
     except Clinic.DoesNotExist:
         raise AdminError(f"There is no clinic {args.clinic_id!r}; run bootstrap first.") from None
-    return [_staff_line(email, ensure_staff_login(email, args.clinic_id))]
+    return [_staff_line(email, invite_staff(email, args.clinic_id))]
 
 
 def replay_failures(
@@ -199,10 +156,8 @@ def replay_failures(
 ) -> list[str]:
     """Sends the records behind each note in the on-failure queue to the email function again, and
     deletes the note once the function took them all. Its idempotency stops duplicate emails."""
-    from chalicelib import aws
-
-    sqs = sqs or aws.client("sqs")
-    streams = streams or aws.client("dynamodbstreams")
+    sqs = sqs or operator_client("sqs")
+    streams = streams or operator_client("dynamodbstreams")
     invoke = invoke or _lambda_invoker(where["EmailsFunctionName"])
     queue = where["EmailFailuresQueueUrl"]
     report = []
@@ -214,14 +169,13 @@ def replay_failures(
             break
         message = messages[0]
         info = json.loads(message["Body"]).get("DDBStreamBatchInfo") or {}
-        window = (
-            f"{info.get('approximateArrivalOfFirstRecord', '?')} to {info.get('approximateArrivalOfLastRecord', '?')}"
-        )
+        first, last = info.get("approximateArrivalOfFirstRecord", "?"), info.get("approximateArrivalOfLastRecord", "?")
+        window = f"{first} to {last}"
         records = stream_records(streams, info)
         if records is None:
             report.append(
                 f"Kept {message['MessageId']}: the stream no longer has its records ({window}). Check the "
-                "visits patients changed then (response_changed_by = patient) and tell the clinic."
+                "visits patients changed then (changed_by = patient) and tell the clinic."
             )
             continue
         failed = (invoke({"Records": records}) or {}).get("batchItemFailures") or []
@@ -252,7 +206,7 @@ def stream_records(streams, info: dict) -> list[dict] | None:
             for record in page.get("Records", []):
                 if int(record["dynamodb"]["SequenceNumber"]) > last:
                     return records
-                records.append(_as_lambda_delivers(record, info["streamArn"]))
+                records.append(as_lambda_delivers(record, info["streamArn"]))
             if not page.get("Records") or records and int(records[-1]["dynamodb"]["SequenceNumber"]) >= last:
                 return records
             iterator = page.get("NextShardIterator")
@@ -265,19 +219,9 @@ def stream_records(streams, info: dict) -> list[dict] | None:
         raise
 
 
-def _as_lambda_delivers(record: dict, stream_arn: str) -> dict:
-    record = dict(record, eventSourceARN=stream_arn)
-    created = record["dynamodb"].get("ApproximateCreationDateTime")
-    if isinstance(created, datetime):  # boto3 parses it; Lambda sends epoch seconds
-        record["dynamodb"] = dict(record["dynamodb"], ApproximateCreationDateTime=created.timestamp())
-    return record
-
-
 def _lambda_invoker(function_name: str) -> Callable[[dict], dict]:
-    from chalicelib import aws
-
     def invoke(event: dict) -> dict:
-        response = aws.client("lambda").invoke(FunctionName=function_name, Payload=json.dumps(event).encode())
+        response = operator_client("lambda").invoke(FunctionName=function_name, Payload=json.dumps(event).encode())
         payload = json.loads(response["Payload"].read() or b"null")
         if response.get("FunctionError"):
             return {
@@ -295,7 +239,7 @@ def _staff_line(email: str, created: bool) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m chalicelib.admin", description=__doc__.splitlines()[0])
+    top = argparse.ArgumentParser(prog="python -m ops.admin", description=__doc__.splitlines()[0])
     commands = top.add_subparsers(dest="command", required=True)
     where = argparse.ArgumentParser(add_help=False)
     where.add_argument("--stage", default="dev", help="the Chalice stage; its stack is client-portal-<stage>")

@@ -1,0 +1,129 @@
+"""The clinic and its visits as the rules see them, read from the stored items.
+
+A clinic item becomes a `ClinicContext` (its time zone, its policy, its cancel notice) and a
+visit item a `rules.VisitState`. Items are edited by hand in the AWS console, so reading is
+tolerant: a value that cannot be read falls back to a safe default, or leaves that one visit
+out, and is logged without its content. Services return the named results below; `views`
+turns them into JSON.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from chalicelib import rules, times
+from chalicelib.errors import BadInput
+from chalicelib.logs import logger
+from chalicelib.models import Clinic, Patient, Visit
+
+# Who made a write, as stamped on the visit (`changed_by`). A change that leaves the stamp
+# as it was (`change_id` unchanged) was made by hand in the console.
+PATIENT_ACTOR = "patient"
+SEED_ACTOR = "seed"
+STAFF_ACTOR_PREFIX = "staff:"
+
+# A new clinic's session classes (bootstrap, demo, benchmark, tests): name, cancelled-type.
+DEFAULT_SESSION_CLASSES = (
+    ("Individual therapy", False),
+    ("Family therapy", False),
+    ("Cancelled by client", True),
+    ("Cancelled by clinic", True),
+)
+
+
+def staff_actor(login: str) -> str:
+    return f"{STAFF_ACTOR_PREFIX}{login}"
+
+
+@dataclass(frozen=True)
+class ClinicContext:
+    """A clinic item read once per request, with what the rules and every view need from it."""
+
+    clinic: Clinic
+    tz: ZoneInfo
+    policy: rules.ClinicPolicy
+
+    @classmethod
+    def of(cls, clinic: Clinic) -> "ClinicContext":
+        try:
+            tz = times.parse_timezone(clinic.timezone)
+        except BadInput:
+            # A time zone mistyped in the console must not take the portal down.
+            logger.error("Clinic has an unknown time zone; showing UTC", extra={"clinic_id": clinic.clinic_id})
+            tz = times.UTC_ZONE
+        classes = [(c.name, bool(c.cancelled)) for c in clinic.session_classes or [] if c.name]
+        policy = rules.ClinicPolicy(
+            cancelled_classes=rules.cancelled_class_names(classes),
+            patient_cancel_enabled=bool(clinic.patient_cancel_enabled),
+            cancel_cutoff_hours=_whole_hours(clinic.cancel_cutoff_hours),
+            session_classes=frozenset(name for name, _ in classes),
+        )
+        return cls(clinic, tz, policy)
+
+    @property
+    def cancel_notice(self) -> str:
+        return (self.clinic.cancel_notice or "").strip() or rules.DEFAULT_CANCEL_NOTICE
+
+    def today(self, now: datetime) -> date:
+        return times.today_in(self.tz, now)
+
+
+def _whole_hours(value) -> int:
+    try:
+        return min(max(int(value or 0), 0), rules.MAX_CUTOFF_HOURS)
+    except (TypeError, ValueError):
+        return 0
+
+
+def visit_state(visit: Visit) -> rules.VisitState | None:
+    """None when the item was edited into something that cannot be read (logged)."""
+    try:
+        starts_at = times.parse_instant(visit.starts_at)
+    except (TypeError, ValueError, AttributeError):
+        logger.error("Visit has an unreadable starts_at; left out", extra={"visit_id": visit.visit_id})
+        return None
+    return rules.VisitState(
+        starts_at=starts_at,
+        session_class=visit.session_class or "",
+        completed=bool(visit.completed),
+        response=rules.PatientResponse.from_stored(visit.patient_response),
+    )
+
+
+# --- What the services answer ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScheduledVisit:
+    """A visit item with its state, read against its clinic."""
+
+    clinic: ClinicContext
+    item: Visit
+    state: rules.VisitState
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The visits of a date range (both days inclusive, at the clinic), by start."""
+
+    clinic: ClinicContext
+    first_day: date
+    last_day: date
+    visits: list[ScheduledVisit]
+
+
+@dataclass(frozen=True)
+class PatientProfile:
+    patient: Patient
+    clinic: ClinicContext
+
+
+def readable_visits(clinic: ClinicContext, items) -> list[ScheduledVisit]:
+    """The items as scheduled visits, by start; one that cannot be read is left out (and logged)."""
+    visits = []
+    for item in items:
+        state = visit_state(item)
+        if state is not None:
+            visits.append(ScheduledVisit(clinic, item, state))
+    visits.sort(key=lambda visit: (visit.state.starts_at, visit.item.visit_id))
+    return visits

@@ -1,0 +1,61 @@
+"""Clinics and visits as the clinic's own records, for the demo, the benchmark and the tests.
+
+Items are built here and written by the caller straight to the tables (no API, so no email),
+stamped by the seeder. Never shipped to Lambda.
+"""
+
+from datetime import datetime
+
+from chalicelib import scheduling, times
+from chalicelib.domain import SEED_ACTOR
+from chalicelib.models import Clinic, Visit
+
+DEFAULT_PHONE = "(555) 010-2040"
+
+
+def clinic(clinic_id: str, *, name: str, timezone: str, admin_email: str, **settings) -> Clinic:
+    """A clinic as `scheduling.new_clinic` makes them (the default session classes...), with a phone."""
+    return scheduling.new_clinic(
+        clinic_id, {"name": name, "timezone": timezone, "admin_email": admin_email, "phone": DEFAULT_PHONE, **settings}
+    )
+
+
+def visit(
+    patient_id: str,
+    visit_id: str,
+    *,
+    clinic_id: str,
+    patient_name: str,
+    starts_at: datetime,
+    now: datetime,
+    provider: str = "Dr. Maya Patel",
+    location: str = "Room 2, 120 Main St",
+    session_class: str = "Individual therapy",
+    duration_minutes: int = 50,
+    completed: bool = False,
+    response: str | None = None,
+    reason: str | None = None,
+) -> Visit:
+    """A visit; with `response` (stored form, e.g. `CLIENT_CONFIRMED`) as if the patient had answered at `now`."""
+    stamp = times.format_instant(now)
+    item = Visit(
+        patient_id,
+        visit_id,
+        clinic_id=clinic_id,
+        patient_name=patient_name,
+        starts_at=times.format_instant(starts_at),
+        duration_minutes=duration_minutes,
+        provider=provider,
+        location=location,
+        session_class=session_class,
+        completed=completed,
+        created_at=stamp,
+        changed_by=SEED_ACTOR,
+        changed_at=stamp,
+        change_id=f"chg_seed_{visit_id}",
+    )
+    if response:
+        item.patient_response = response
+        item.responded_at = stamp
+        item.cancel_reason = reason
+    return item
