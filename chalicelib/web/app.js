@@ -2,7 +2,7 @@
 //
 // Plain DOM code, no framework. Everything the API returns is untrusted: it only ever
 // reaches the page through textContent / setAttribute, never through innerHTML.
-// The API contract is /work/shared/portal-api.md.
+// The API contract is ../shared/portal-api.md (the contract document beside this repository).
 
 // ---------------------------------------------------------------------------
 // Configuration and wording
