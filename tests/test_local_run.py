@@ -5,8 +5,13 @@ import urllib.error
 import urllib.request
 
 import pytest
+import yaml
 
-from tests.local_stack import LocalStack, port_is_closed
+from tests.local_stack import ROOT, LocalStack, port_is_closed
+
+WEB = ROOT / "chalicelib" / "web"
+CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
+                 ".js": "text/javascript; charset=utf-8"}
 
 
 def call(base, method, path, body=None, token=None):
@@ -75,6 +80,32 @@ def test_the_page_and_the_api_description_are_served(local_stack):
         assert b"Scheduling" in page.read()
     with urllib.request.urlopen(base + "/openapi.yaml", timeout=10) as spec:
         assert spec.read().startswith(b"openapi: 3.1")
+
+
+def test_every_file_of_the_page_is_served_with_its_type_and_the_pages_csp(local_stack):
+    """The script is ES modules: each one must come with a JavaScript type (browsers refuse a
+    module otherwise) and the page's headers. The description lists exactly these files."""
+    base = local_stack.url
+    files = sorted(path.name for path in WEB.iterdir())
+    assert {"index.html", "styles.css", "app.js", "api.js", "login.js"} <= set(files)
+    spec = yaml.safe_load((ROOT / "chalicelib" / "openapi.yaml").read_text(encoding="utf-8"))
+    [name_parameter] = spec["paths"]["/web/{name}"]["get"]["parameters"]
+    assert sorted(name_parameter["schema"]["enum"]) == files
+
+    with urllib.request.urlopen(base + "/", timeout=10) as page:
+        page_csp = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in page_csp
+    for name in files:
+        with urllib.request.urlopen(f"{base}/web/{name}", timeout=10) as response:
+            assert response.headers["Content-Type"] == CONTENT_TYPES[(WEB / name).suffix], name
+            assert response.headers["Content-Security-Policy"] == page_csp, name
+            assert response.headers["X-Content-Type-Options"] == "nosniff", name
+            assert response.read() == (WEB / name).read_bytes(), name
+
+    for name in ["nope.js", "static.py", "openapi.yaml", "..%2Fstatic.py"]:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{base}/web/{name}", timeout=10)
+        assert refused.value.code == 404, name
 
 
 def test_sigterm_stops_everything(local_stack):

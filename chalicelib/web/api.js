@@ -1,0 +1,112 @@
+// The portal API client: one fetch wrapper, its three kinds of failure, and the ID-token
+// refresh, so every request handles a stale or refused token the same way.
+// The API contract is ../shared/portal-api.md (the contract document beside this repository).
+
+import { MESSAGES } from './messages.js';
+import { loadTokens, saveTokens } from './session.js';
+
+// Read once: the page may be deployed as static files in front of an API elsewhere.
+// Empty api-base: the API is where the page is (on API Gateway that includes the stage, e.g. /api).
+const API_BASE = ((document.querySelector('meta[name="api-base"]')?.content || '').trim()
+  || window.location.pathname.replace(/\/[^/]*$/, '')).replace(/\/+$/, '');
+
+// Refresh the ID token a minute early so a request never leaves with a token that
+// expires in flight.
+const REFRESH_MARGIN_MS = 60 * 1000;
+
+/** The API answered with an error status. `message` is the API's Message (or a fallback). */
+export class ApiError extends Error {
+  constructor(status, message, code) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** fetch itself failed: offline, DNS, CORS, server down. */
+export class NetworkError extends Error {}
+
+/** The refresh token no longer works: the patient has to log in again. */
+export class SessionExpiredError extends Error {}
+
+async function readJson(response) {
+  try {
+    return await response.json();
+  } catch {
+    return null; // An empty or non-JSON body (e.g. a proxy's HTML error page).
+  }
+}
+
+/** One HTTP round trip, no auth logic. Resolves with the parsed body or throws ApiError/NetworkError. */
+export async function request(method, path, { body, token } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (token) headers.Authorization = `Bearer ${token}`;
+
+  let response;
+  try {
+    response = await fetch(API_BASE + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new NetworkError(MESSAGES.network);
+  }
+
+  const data = await readJson(response);
+  if (!response.ok) {
+    const message = typeof data?.Message === 'string' && data.Message
+      ? data.Message
+      : `Something went wrong (error ${response.status}). Please try again.`;
+    throw new ApiError(response.status, message, data?.Code);
+  }
+  return data;
+}
+
+// Several requests may find the token stale at once; they share one refresh call so
+// the refresh token is used once.
+let refreshInFlight = null;
+
+function refreshTokens() {
+  if (!refreshInFlight) {
+    refreshInFlight = (async () => {
+      const refreshToken = loadTokens()?.refreshToken;
+      if (!refreshToken) throw new SessionExpiredError(MESSAGES.sessionExpired);
+      try {
+        saveTokens(await request('POST', '/auth/refresh', { body: { refresh_token: refreshToken } }));
+      } catch (error) {
+        // Offline is not an expired session: keep the tokens and let the caller retry.
+        if (error instanceof NetworkError) throw error;
+        throw new SessionExpiredError(MESSAGES.sessionExpired);
+      }
+    })().finally(() => { refreshInFlight = null; });
+  }
+  return refreshInFlight;
+}
+
+/** An authenticated API call: refreshes before expiry, and once more after a 401. */
+export async function api(method, path, body) {
+  let tokens = loadTokens();
+  if (!tokens) throw new SessionExpiredError(MESSAGES.sessionExpired);
+  if (tokens.expiresAt && Date.now() > tokens.expiresAt - REFRESH_MARGIN_MS) {
+    await refreshTokens();
+    tokens = loadTokens();
+  }
+  try {
+    return await request(method, path, { body, token: tokens.idToken });
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 401) throw error;
+  }
+  await refreshTokens();
+  try {
+    return await request(method, path, { body, token: loadTokens().idToken });
+  } catch (error) {
+    // A fresh token that is still refused: nothing more we can do without a new login.
+    if (error instanceof ApiError && error.status === 401) throw new SessionExpiredError(MESSAGES.sessionExpired);
+    throw error;
+  }
+}
+
+/** Where a visit's answer lives: PUT confirms or cancels it, DELETE takes it back (Change). */
+export const responsePath = (visitId) => `/portal/sessions/${encodeURIComponent(visitId)}/response`;

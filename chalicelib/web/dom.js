@@ -1,0 +1,31 @@
+// Small DOM helpers used by every part of the page.
+//
+// el() is how API data gets into new elements: as textContent and through setAttribute,
+// never innerHTML, so nothing the API sends can become markup.
+
+export const $ = (selector) => document.querySelector(selector);
+
+/** Creates an element with optional class and text (text is always set as textContent). */
+export function el(tag, { className, text, attrs } = {}) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, value);
+  return node;
+}
+
+/**
+ * Shows a message in a live region. kind: 'error' | 'notice'. The region sits above the
+ * visits, so it is scrolled into view: after acting on a visit far down the list (or on a
+ * phone), the cancel notice or "call the clinic" would otherwise appear off screen.
+ */
+export function showMessage(region, text, kind = 'error') {
+  region.textContent = text;
+  region.dataset.kind = kind;
+  region.scrollIntoView({ block: 'nearest' });
+}
+
+export function clearMessage(region) {
+  region.textContent = '';
+  delete region.dataset.kind;
+}

@@ -1,0 +1,30 @@
+// Where the login's tokens are kept. sessionStorage: they survive a reload, not a closed tab.
+
+const STORAGE_KEYS = {
+  idToken: 'portal.id_token',
+  refreshToken: 'portal.refresh_token',
+  expiresAt: 'portal.expires_at',
+};
+
+export function saveTokens({ id_token, refresh_token, expires_in }) {
+  sessionStorage.setItem(STORAGE_KEYS.idToken, id_token);
+  // /auth/refresh does not return a new refresh token: keep the one we have.
+  if (refresh_token) sessionStorage.setItem(STORAGE_KEYS.refreshToken, refresh_token);
+  // No lifetime given: store 0 ("unknown") and rely on the 401 → refresh path alone.
+  const expiresAt = Number(expires_in) > 0 ? Date.now() + Number(expires_in) * 1000 : 0;
+  sessionStorage.setItem(STORAGE_KEYS.expiresAt, String(expiresAt));
+}
+
+export function loadTokens() {
+  const idToken = sessionStorage.getItem(STORAGE_KEYS.idToken);
+  if (!idToken) return null;
+  return {
+    idToken,
+    refreshToken: sessionStorage.getItem(STORAGE_KEYS.refreshToken),
+    expiresAt: Number(sessionStorage.getItem(STORAGE_KEYS.expiresAt)) || 0,
+  };
+}
+
+export function clearTokens() {
+  for (const key of Object.values(STORAGE_KEYS)) sessionStorage.removeItem(key);
+}
