@@ -10,8 +10,11 @@ import yaml
 from tests.local_stack import ROOT, LocalStack, port_is_closed
 
 WEB = ROOT / "chalicelib" / "web"
-CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
-                 ".js": "text/javascript; charset=utf-8"}
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+}
 
 
 def call(base, method, path, body=None, token=None):
