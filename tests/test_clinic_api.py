@@ -6,22 +6,13 @@ import pytest
 
 from chalicelib import aws as aws_clients
 from chalicelib import config, scheduling
+from tests import bodies
 
 DAY = timedelta(days=1)
 
 
 def new_visit(world, **changes):
-    body = {
-        "patient_id": world.patients["Alex"],
-        "date": (date.today() + 10 * DAY).isoformat(),
-        "start_time": "09:30",
-        "duration_minutes": 50,
-        "provider": "Dr. Maya Patel",
-        "location": "Room 2",
-        "session_class": "Individual therapy",
-    }
-    body.update(changes)
-    return body
+    return {**bodies.new_visit(world.patients["Alex"], date=(date.today() + 10 * DAY).isoformat()), **changes}
 
 
 def test_settings_show_everything_the_clinic_configures(api, clinic):

@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests import bodies
+
 ALEX_PASSWORD = "Test-Password-2026!"
 
 
@@ -144,15 +146,7 @@ def test_a_visit_dated_by_iso_week_is_refused(api, clinic):
     response = api.post(
         "/clinic/sessions",
         clinic.staff_token,
-        json_body={
-            "patient_id": clinic.patients["Alex"],
-            "date": "2026-W50-2",
-            "start_time": "10:00",
-            "duration_minutes": 50,
-            "provider": "Dr. Maya Patel",
-            "location": "Room 2",
-            "session_class": "Individual therapy",
-        },
+        json_body=bodies.new_visit(clinic.patients["Alex"], date="2026-W50-2"),
     )
 
     assert_bad_request(response)
@@ -203,15 +197,7 @@ def test_a_whole_number_written_with_a_decimal_point_is_that_number(api, clinic)
     response = api.post(
         "/clinic/sessions",
         clinic.staff_token,
-        json_body={
-            "patient_id": clinic.patients["Alex"],
-            "date": "2027-01-12",
-            "start_time": "10:00",
-            "duration_minutes": 50.0,
-            "provider": "Dr. Maya Patel",
-            "location": "Room 2",
-            "session_class": "Individual therapy",
-        },
+        json_body=bodies.new_visit(clinic.patients["Alex"], duration_minutes=50.0),
     )
 
     assert response.status_code == 201, response.data

@@ -3,6 +3,8 @@ reads exactly like "not there"."""
 
 import pytest
 
+from tests import bodies
+
 
 @pytest.fixture
 def two_clinics(make_clinic):
@@ -63,15 +65,7 @@ def test_staff_cannot_change_another_clinics_visit(api, two_clinics):
 
 def test_staff_cannot_schedule_a_visit_for_another_clinics_patient(api, two_clinics):
     first, second, _ = two_clinics
-    body = {
-        "patient_id": first.patients["Alex"],
-        "date": "2030-01-07",
-        "start_time": "10:00",
-        "duration_minutes": 50,
-        "provider": "X",
-        "location": "Y",
-        "session_class": "Individual therapy",
-    }
+    body = bodies.new_visit(first.patients["Alex"])
     response = api.post("/clinic/sessions", second.staff_token, json_body=body)
     assert response.status_code == 404
     assert len(api.get("/portal/sessions", first.token_for("Alex")).data["sessions"]) == 1
