@@ -1,5 +1,7 @@
-"""Client portal scheduling API: the routes, the token authorizer and the error edge, and the
-visits stream handler that emails the clinic.
+"""Client portal scheduling API: the routes, the token authorizer and the error edge; the
+visits stream handler that emails the clinic, the clinics stream handler that sends the emails
+kept for want of an address, the daily report of emails kept too long, and the consumer of what
+SES reports about each email.
 
 Each route reads the request, calls one function in `chalicelib/`, and returns a dict.
 Domain errors become HTTP errors in `api()`, and nowhere else. Every entry point binds the
@@ -21,11 +23,24 @@ from chalice import (
     CORSConfig,
     ForbiddenError,
     NotFoundError,
+    Rate,
     Response,
     UnauthorizedError,
 )
 
-from chalicelib import accounts, auth, errors, inputs, notifications, rules, runtime, scheduling, static, views
+from chalicelib import (
+    accounts,
+    auth,
+    email_events,
+    errors,
+    inputs,
+    notifications,
+    rules,
+    runtime,
+    scheduling,
+    static,
+    views,
+)
 from chalicelib.logs import logger
 
 app = Chalice(app_name="client-portal")
@@ -38,6 +53,8 @@ _CORS = (
 # Only `chalice package` reads the stream ARN (it writes it into the template), and the merge
 # template (deploy/resources.yaml) replaces it with the visits table's own stream.
 PACKAGING_STREAM_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/replaced-by-merge-template/stream/0"
+PACKAGING_CLINICS_STREAM_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/replaced-by-merge-template-2/stream/0"
+PACKAGING_TOPIC = "replaced-by-merge-template"
 _VISIT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _HTTP_ERRORS = {
     errors.BadInput: BadRequestError,
@@ -189,7 +206,7 @@ def change_answer(visit_id, identity):
 
 @api("/clinic/settings", role=auth.Role.STAFF)
 def clinic_settings(identity):
-    return views.settings_view(scheduling.clinic_context(identity.clinic_id))
+    return views.settings_view(scheduling.clinic_settings(identity.clinic_id))
 
 
 @api("/clinic/settings", methods=["PATCH"], role=auth.Role.STAFF)
@@ -247,6 +264,35 @@ def clinic_emails(event):
     the event source mapping needs `FunctionResponseTypes: [ReportBatchItemFailures]`."""
     runtime.ensure_bound()
     return notifications.handle_visit_changes(event.to_dict(), event.context)
+
+
+# The clinics table's stream: a clinic saved with a valid admin_email (through the portal or in
+# the console) gets the emails kept for it, at once. deploy/resources.yaml sets the real stream.
+@app.on_dynamodb_record(
+    stream_arn=PACKAGING_CLINICS_STREAM_ARN,
+    name="kept_emails",
+    batch_size=10,
+    starting_position="TRIM_HORIZON",
+    maximum_batching_window_in_seconds=1,
+)
+def kept_emails(event):
+    runtime.ensure_bound()
+    return notifications.handle_clinic_changes(event.to_dict(), event.context)
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS), name="kept_emails_report")
+def kept_emails_report(event):
+    """Daily: every email kept longer than the 30 days the contract promises is reported (log, metric, alarm)."""
+    runtime.ensure_bound()
+    notifications.report_kept_too_long(utc_now())
+
+
+# What SES reports about each clinic email (delivered, bounced, complained), through the
+# configuration set's topic: one log line and one metric each, tied to the visit and change id.
+@app.on_sns_message(topic=PACKAGING_TOPIC, name="email_events")
+def ses_email_events(event):
+    runtime.ensure_bound()
+    email_events.record(event.message)
 
 
 # --- The web page and the API description ----------------------------------------------

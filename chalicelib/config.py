@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_TABLE_PREFIX = "portal-dev"
+DEFAULT_METRICS_NAMESPACE = "ClientPortal"
 # Every table the service uses, by kind; `<prefix>-<kind>` unless `<KIND>_TABLE` names it.
-TABLE_KINDS = ("clinics", "patients", "visits", "idempotency")
+TABLE_KINDS = ("clinics", "patients", "visits", "idempotency", "outbox")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class Settings:
     issuer: str = ""
     jwks_url: str = ""
     sender_email: str = ""
+    configuration_set: str = ""  # the SES configuration set every clinic email names (TLS, events)
+    metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
 
     def table(self, kind: str) -> str:
         return self.tables[kind]
@@ -46,6 +49,8 @@ class Settings:
             # key URL is configurable apart from the issuer.
             jwks_url=environ.get("JWKS_URL") or f"{issuer}/.well-known/jwks.json",
             sender_email=environ.get("SENDER_EMAIL", ""),
+            configuration_set=environ.get("SES_CONFIGURATION_SET", ""),
+            metrics_namespace=environ.get("METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE,
         )
 
 

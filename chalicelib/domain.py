@@ -2,9 +2,11 @@
 
 A clinic item becomes a `ClinicContext` (its time zone, its policy, its cancel notice) and a
 visit item a `rules.VisitState`. Items are edited by hand in the AWS console, so reading is
-tolerant: a value that cannot be read falls back to a safe default, or leaves that one visit
-out, and is logged without its content. Services return the named results below; `views`
-turns them into JSON.
+tolerant: the models already give a field of the wrong type its default (chalicelib/models.py);
+here, text that is of the right type but means nothing (a time zone that does not exist, a
+cutoff out of range, a start time that is not an instant) falls back to a safe default, or
+leaves that one visit out, and is reported once (table, key, field; never the value).
+Services return the named results below; `views` turns them into JSON.
 """
 
 from dataclasses import dataclass
@@ -13,8 +15,7 @@ from zoneinfo import ZoneInfo
 
 from chalicelib import rules, times
 from chalicelib.errors import BadInput
-from chalicelib.logs import logger
-from chalicelib.models import Clinic, Patient, Visit
+from chalicelib.models import Clinic, Patient, Visit, unreadable
 
 # Who made a write, as stamped on the visit (`changed_by`). A change that leaves the stamp
 # as it was (`change_id` unchanged) was made by hand in the console.
@@ -42,6 +43,7 @@ class ClinicContext:
     clinic: Clinic
     tz: ZoneInfo
     policy: rules.ClinicPolicy
+    classes: tuple[tuple[str, bool], ...]  # (name, cancelled-type), as the clinic's settings show them
 
     @classmethod
     def of(cls, clinic: Clinic) -> "ClinicContext":
@@ -49,16 +51,24 @@ class ClinicContext:
             tz = times.parse_timezone(clinic.timezone)
         except BadInput:
             # A time zone mistyped in the console must not take the portal down.
-            logger.error("Clinic has an unknown time zone; showing UTC", extra={"clinic_id": clinic.clinic_id})
+            unreadable(clinic, "timezone")
             tz = times.UTC_ZONE
-        classes = [(c.name, bool(c.cancelled)) for c in clinic.session_classes or [] if c.name]
+        if "session_classes" in clinic.raw_values:
+            # Not a list at all: the classes every clinic starts with, until staff save theirs.
+            classes = DEFAULT_SESSION_CLASSES
+        else:
+            classes = tuple((c.name, bool(c.cancelled)) for c in clinic.session_classes or [] if c.name)
         policy = rules.ClinicPolicy(
             cancelled_classes=rules.cancelled_class_names(classes),
             patient_cancel_enabled=bool(clinic.patient_cancel_enabled),
-            cancel_cutoff_hours=_whole_hours(clinic.cancel_cutoff_hours),
+            cancel_cutoff_hours=_whole_hours(clinic),
             session_classes=frozenset(name for name, _ in classes),
         )
-        return cls(clinic, tz, policy)
+        return cls(clinic, tz, policy, classes)
+
+    @property
+    def name(self) -> str:
+        return self.clinic.name or ""
 
     @property
     def cancel_notice(self) -> str:
@@ -68,26 +78,44 @@ class ClinicContext:
         return times.today_in(self.tz, now)
 
 
-def _whole_hours(value) -> int:
+def _whole_hours(clinic: Clinic) -> int:
+    value = clinic.cancel_cutoff_hours
     try:
-        return min(max(int(value or 0), 0), rules.MAX_CUTOFF_HOURS)
-    except (TypeError, ValueError):
-        return 0
+        hours = int(value or 0)
+    except (TypeError, ValueError, OverflowError):
+        hours = -1
+    if not 0 <= hours <= rules.MAX_CUTOFF_HOURS:
+        unreadable(clinic, "cancel_cutoff_hours")
+    return min(max(hours, 0), rules.MAX_CUTOFF_HOURS)
 
 
 def visit_state(visit: Visit) -> rules.VisitState | None:
-    """None when the item was edited into something that cannot be read (logged)."""
+    """None when the item was edited into something that cannot be read (reported once)."""
     try:
         starts_at = times.parse_instant(visit.starts_at)
-    except (TypeError, ValueError, AttributeError):
-        logger.error("Visit has an unreadable starts_at; left out", extra={"visit_id": visit.visit_id})
+    except (TypeError, ValueError, AttributeError, OverflowError):
+        unreadable(visit, "starts_at")
         return None
+    response = rules.PatientResponse.from_stored(visit.patient_response)
+    if response is None and visit.patient_response is not None:
+        unreadable(visit, "patient_response")  # counts as no answer
     return rules.VisitState(
         starts_at=starts_at,
         session_class=visit.session_class or "",
         completed=bool(visit.completed),
-        response=rules.PatientResponse.from_stored(visit.patient_response),
+        response=response,
     )
+
+
+def responded_at(visit: Visit) -> str | None:
+    """When the patient answered, in the stored form; None when it cannot be read (reported once)."""
+    if visit.responded_at is None:
+        return None
+    try:
+        return times.format_instant(times.parse_instant(visit.responded_at))
+    except (TypeError, ValueError, AttributeError, OverflowError):
+        unreadable(visit, "responded_at")
+        return None
 
 
 # --- What the services answer ------------------------------------------------------------
@@ -110,6 +138,14 @@ class Schedule:
     first_day: date
     last_day: date
     visits: list[ScheduledVisit]
+
+
+@dataclass(frozen=True)
+class ClinicSettings:
+    """A clinic's settings, and how many of its emails are kept unsent (no valid admin_email...)."""
+
+    clinic: ClinicContext
+    undelivered_emails: int
 
 
 @dataclass(frozen=True)

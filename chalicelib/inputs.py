@@ -7,6 +7,8 @@ success.
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from email.headerregistry import Address
+from email.policy import default as EMAIL_POLICY
 from typing import Any
 
 from chalicelib import rules, times
@@ -63,6 +65,34 @@ def email(value: Any, field: str = "email", max_length: int = 254) -> str:
     if not _EMAIL.match(address):
         raise BadInput(f"{field} must be an email address.")
     return address.lower()
+
+
+def mailbox(value: Any, field: str = "admin_email") -> str:
+    """An address, with or without a display name (`Front Desk <frontdesk@clinic.example>`), in one
+    canonical form: the address lower-cased, the name quoted where it needs to be."""
+    display_name, address = parse_mailbox(text(value, field, max_length=320), field)
+    return f"{Address(display_name=display_name, addr_spec=address)}" if display_name else address
+
+
+def parse_mailbox(value: Any, field: str = "admin_email") -> tuple[str, str]:
+    """(display name or "", address) of one mailbox as RFC 5322 writes it; BadInput for anything else."""
+    problem = BadInput(
+        f"{field} must be an email address, optionally with a name: Front Desk <frontdesk@clinic.example>."
+    )
+    if not isinstance(value, str) or _CONTROL.search(value) or _LONE_SURROGATE.search(value) or "\n" in value:
+        raise problem
+    try:
+        header = EMAIL_POLICY.header_factory("to", value.strip())
+        addresses = header.addresses
+    except Exception:  # the parser's own errors, whatever was typed
+        raise problem from None
+    if header.defects or len(addresses) != 1 or len(header.groups) != 1 or header.groups[0].display_name:
+        raise problem
+    (mailbox,) = addresses
+    address = mailbox.addr_spec
+    if not _EMAIL.match(address) or len(address) > 254:
+        raise problem
+    return " ".join(mailbox.display_name.split()), address.lower()
 
 
 def boolean(value: Any, field: str) -> bool:
@@ -161,7 +191,7 @@ def settings_patch(body: Any) -> dict[str, Any]:
         "name": lambda v: text(v, "name"),
         "timezone": lambda v: times.parse_timezone(v).key,
         "phone": lambda v: text(v, "phone", 50),
-        "admin_email": lambda v: email(v, "admin_email"),
+        "admin_email": lambda v: mailbox(v, "admin_email"),
         "patient_cancel_enabled": lambda v: boolean(v, "patient_cancel_enabled"),
         "cancel_cutoff_hours": lambda v: integer(v, "cancel_cutoff_hours", 0, rules.MAX_CUTOFF_HOURS),
         "cancel_notice": lambda v: text(v, "cancel_notice", MAX_NOTICE, multiline=True),

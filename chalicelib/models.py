@@ -1,51 +1,223 @@
-"""The DynamoDB items, as pynamodb models. Three tables, one item per thing, plain words.
+"""The DynamoDB items, as pynamodb models. One item per thing, plain words.
 
 Nothing is bound when this module is imported: `bind(settings)` (called by
 `chalicelib.runtime.bind`) gives each model its table name, region and endpoint.
 
 Clinic operations staff read and edit these items in the AWS console, so attribute names
-are words, instants are ISO-8601 UTC text (`2026-12-01T14:00:00Z`), and booleans and
-numbers that a person typed as text are still read correctly.
+are words, instants are ISO-8601 UTC text (`2026-12-01T14:00:00Z`), and every item is read
+tolerantly: a value of the wrong DynamoDB type, or text where a number or a Boolean belongs
+that cannot be read as one, falls back to the field's default and is logged once, as a
+WARNING naming the table, the key and the field, never the value (it may be PHI). The value
+as stored is kept on the item (`raw_value`), so a conditional write can still name it, and a
+write through the service repairs it.
 
 Visits are keyed by patient so that a patient's list is one strongly consistent Query on
 the `by_start` local index, and a patient can only ever address their own items.
 """
+
+import contextvars
+from decimal import Decimal, InvalidOperation
 
 from pynamodb.attributes import (
     BooleanAttribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
     VersionAttribute,
 )
-from pynamodb.constants import BOOLEAN, NUMBER, STRING
+from pynamodb.constants import BOOLEAN, MAP, NULL, NUMBER, STRING
+from pynamodb.expressions.condition import Condition
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.config import Settings
+from chalicelib.logs import logger
+
+KEPT = "kept"
+
+# --- Reading what a person may have typed in the console ----------------------------------
+
+# The item being read (table, key), so that a field deep in a map reports where it is.
+_reading: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("reading", default=None)
+# Where a map inside the item is (`session_classes[2].`), for the fields of that map.
+_prefix: contextvars.ContextVar[str] = contextvars.ContextVar("prefix", default="")
+_reported: set[tuple[str, str, str]] = set()
+_MAX_REPORTED = 10_000  # a long-lived container forgets, and reports again, rather than grow without end
+
+
+class Unreadable(ValueError):
+    """A stored value that cannot be read as its field's type."""
+
+
+def report_unreadable(table: str, key: str, field: str) -> None:
+    """Logs, once per container and (table, key, field), that a stored value was not usable."""
+    where = (table or "?", key or "?", field)
+    if where in _reported:
+        return
+    if len(_reported) >= _MAX_REPORTED:
+        _reported.clear()
+    _reported.add(where)
+    logger.warning(
+        "A stored value cannot be read; its default is used until it is fixed",
+        extra={"table": where[0], "key": where[1], "field": field},
+    )
+
+
+def unreadable(item, field: str) -> None:
+    """`report_unreadable` for a field of a model instance the domain could not use (a time zone...)."""
+    model = type(item)
+    keys = [name for name in (model._hash_keyname, model._range_keyname) if name]
+    report_unreadable(item.Meta.table_name, ",".join(f"{name}={getattr(item, name, '?')}" for name in keys), field)
+
+
+class _ReadsTolerantly:
+    """Reads an item (or a map inside one) field by field; a field that cannot be read keeps its
+    default, is reported, and its stored value is kept in `raw_values`."""
+
+    @classmethod
+    def _instantiate(cls, attribute_values):
+        # pynamodb's own `_instantiate` calls AttributeContainer's deserializer directly.
+        instance = cls(_user_instantiated=False)
+        instance._container_deserialize(attribute_values)
+        return instance
+
+    def _container_deserialize(self, attribute_values) -> None:
+        token = None
+        if isinstance(self, Model):
+            token = _reading.set((self.Meta.table_name, _key_of(type(self), attribute_values)))
+        try:
+            self.attribute_values = {}
+            self._set_discriminator()
+            self._set_defaults(_user_instantiated=False)
+            raw_values = {}
+            for name, attr in self.get_attributes().items():
+                stored = attribute_values.get(attr.attr_name)
+                if not stored:
+                    continue
+                if NULL in stored:  # the service never writes NULL: a person typed it
+                    raw_values[name] = stored
+                    if not attr.null:
+                        _report(attr.attr_name)
+                    continue
+                try:
+                    value = attr.deserialize(attr.get_value(stored))
+                except Exception:  # any type, any junk: the field's default, never a failed request
+                    raw_values[name] = stored
+                    _report(attr.attr_name)
+                    continue
+                setattr(self, name, value)
+            self._raw_values = raw_values
+        finally:
+            if token is not None:
+                _reading.reset(token)
+
+    @property
+    def raw_values(self) -> dict:
+        """The stored DynamoDB values of the fields that could not be read, by attribute name."""
+        return getattr(self, "_raw_values", {})
+
+
+def _key_of(model, attribute_values) -> str:
+    """`name=value` of the item's key attributes, from the raw item (ids only: safe to log)."""
+    parts = []
+    for name in (model._hash_keyname, model._range_keyname):
+        if name:
+            stored = attribute_values.get(name) or {}
+            parts.append(f"{name}={stored.get(STRING, '?')}")
+    return ",".join(parts)
+
+
+def _report(field: str) -> None:
+    table, key = _reading.get() or ("?", "?")
+    report_unreadable(table, key, _prefix.get() + field)
+
+
+def as_read(item, attribute) -> Condition:
+    """ "This attribute is still what was read": its value, its stored form if that could not be
+    read (so a repair is still conditional), or its absence."""
+    name = attribute.attr_name
+    if name in item.raw_values:
+        return attribute == item.raw_values[name]
+    value = getattr(item, name, None)
+    return attribute.does_not_exist() if value is None else attribute == value
 
 
 class LenientBooleanAttribute(BooleanAttribute):
-    """A Boolean that also reads "true"/"false" text or 1/0, as typed by hand in the console."""
+    """A Boolean that also reads true/false, yes/no, on/off or 1/0 typed as text, or a number."""
+
+    _WORDS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
 
     def get_value(self, value):
         if BOOLEAN in value:
             return value[BOOLEAN]
-        if STRING in value:
-            return value[STRING].strip().lower() in ("true", "yes", "1")
+        if STRING in value and value[STRING].strip().lower() in self._WORDS:
+            return self._WORDS[value[STRING].strip().lower()]
         if NUMBER in value:
-            return value[NUMBER].strip() not in ("0", "0.0")
-        return super().get_value(value)
+            return _number(value[NUMBER]) != 0
+        raise Unreadable(self.attr_name)
+
+    def deserialize(self, value):
+        return bool(value)
 
 
 class LenientNumberAttribute(NumberAttribute):
-    """A number that also reads digits typed as text in the console."""
+    """A number that also reads digits typed as text; anything else is unreadable."""
 
     def get_value(self, value):
+        if NUMBER in value:
+            return value[NUMBER]
         if STRING in value:
-            return value[STRING].strip()
-        return super().get_value(value)
+            return value[STRING]
+        raise Unreadable(self.attr_name)
+
+    def deserialize(self, value):
+        number = _number(value)
+        return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _number(text) -> Decimal:
+    try:
+        number = Decimal(str(text).strip())
+    except (InvalidOperation, ValueError):
+        raise Unreadable("not a number") from None
+    if not number.is_finite():
+        raise Unreadable("not a finite number")
+    return number
+
+
+class LenientVersionAttribute(VersionAttribute):
+    """The settings' version: a whole number, or unreadable (then `raw_values` holds what is stored,
+    and the next save of the settings repairs it, conditioned on that stored value)."""
+
+    def deserialize(self, value):
+        number = _number(value)
+        if number != number.to_integral_value():
+            raise Unreadable(self.attr_name)
+        return int(number)
+
+
+class LenientListAttribute(ListAttribute):
+    """A list of maps that skips (and reports) an element that is not a readable map."""
+
+    def deserialize(self, values):
+        element_attr = self.element_type()
+        element_attr._make_attribute()
+        readable = []
+        for index, stored in enumerate(values):
+            if not isinstance(stored, dict) or MAP not in stored:
+                _report(f"{self.attr_name}[{index}]")
+                continue
+            element_attr.attr_name = f"{self.attr_name}[{index}]"
+            token = _prefix.set(f"{_prefix.get()}{self.attr_name}[{index}].")
+            try:
+                readable.append(element_attr.deserialize(element_attr.get_value(stored)))
+            finally:
+                _prefix.reset(token)
+        if values and not readable:
+            raise Unreadable(self.attr_name)  # nothing usable at all: the whole field is unreadable
+        return readable
 
 
 class _Meta:
@@ -57,14 +229,15 @@ class _Meta:
     billing_mode = "PAY_PER_REQUEST"
 
 
-class SessionClass(MapAttribute):
-    name = UnicodeAttribute()
+class SessionClass(_ReadsTolerantly, MapAttribute):
+    name = UnicodeAttribute(null=True)
     cancelled = LenientBooleanAttribute(default=False)
 
 
-class Clinic(Model):
+class Clinic(_ReadsTolerantly, Model):
     class Meta(_Meta):
-        pass
+        # Saving a valid admin_email sends the clinic's kept emails (the `kept_emails` function).
+        stream_view_type = "NEW_IMAGE"
 
     clinic_id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()
@@ -74,10 +247,10 @@ class Clinic(Model):
     patient_cancel_enabled = LenientBooleanAttribute(default=True)
     cancel_cutoff_hours = LenientNumberAttribute(default=0)
     cancel_notice = UnicodeAttribute(null=True)
-    session_classes = ListAttribute(of=SessionClass, default=list)
+    session_classes = LenientListAttribute(of=SessionClass, default=list)
     # Settings edits are optimistic: two staff saving at once cannot overwrite each other,
     # and a visit is only created against the settings it was validated with.
-    version = VersionAttribute()
+    version = LenientVersionAttribute()
 
 
 class PatientsByClinic(GlobalSecondaryIndex):
@@ -89,7 +262,7 @@ class PatientsByClinic(GlobalSecondaryIndex):
     name = UnicodeAttribute(range_key=True)
 
 
-class Patient(Model):
+class Patient(_ReadsTolerantly, Model):
     class Meta(_Meta):
         pass
 
@@ -144,7 +317,7 @@ class VisitsByClass(GlobalSecondaryIndex):
     session_class = UnicodeAttribute(range_key=True)
 
 
-class Visit(Model):
+class Visit(_ReadsTolerantly, Model):
     class Meta(_Meta):
         # The email trigger compares the old and new item of every change.
         stream_view_type = "NEW_AND_OLD_IMAGES"
@@ -177,8 +350,50 @@ class Visit(Model):
     by_clinic_class = VisitsByClass()
 
 
+class KeptEmailsByAge(GlobalSecondaryIndex):
+    """Every kept email, oldest first: for the daily report and `send-kept-emails` without a clinic."""
+
+    class Meta:
+        index_name = "by_age"
+        projection = KeysOnlyProjection()
+
+    kept = UnicodeAttribute(hash_key=True)
+    kept_at = UnicodeAttribute(range_key=True)
+
+
+class KeptEmail(_ReadsTolerantly, Model):
+    """An email to a clinic that could not be sent as things stand (no admin_email, one that is not
+    an address, one SES refused for good), with what the patient did, until it is sent.
+
+    The action is kept as the stream showed it, so the email describes what the patient did even
+    if the visit changed since; it is sent under the same idempotency key as the first try.
+    """
+
+    class Meta(_Meta):
+        pass
+
+    clinic_id = UnicodeAttribute(hash_key=True)
+    change_id = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()  # "cancel" or "uncancel"
+    visit_id = UnicodeAttribute(default="")
+    patient_id = UnicodeAttribute(default="")
+    patient_name = UnicodeAttribute(default="")
+    starts_at = UnicodeAttribute(default="")
+    provider = UnicodeAttribute(default="")
+    location = UnicodeAttribute(default="")
+    acted_at = UnicodeAttribute(default="")
+    reason = UnicodeAttribute(default="")
+    problem = UnicodeAttribute(default="")  # why it could not be sent, in words (no address, no value)
+    kept_at = UnicodeAttribute()
+    kept = UnicodeAttribute(default=KEPT)  # the one partition of `by_age`
+    # Well past the 30 days the contract promises; the daily report names every email older than 30 days.
+    expires_at = TTLAttribute(null=True)
+
+    by_age = KeptEmailsByAge()
+
+
 # Each model and the kind of table it lives in (`Settings.table(kind)`).
-TABLES = {Clinic: "clinics", Patient: "patients", Visit: "visits"}
+TABLES = {Clinic: "clinics", Patient: "patients", Visit: "visits", KeptEmail: "outbox"}
 ALL_MODELS = tuple(TABLES)
 
 

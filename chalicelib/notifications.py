@@ -4,12 +4,19 @@
 needs no email costs no AWS call. A send is idempotent per patient action (Powertools'
 idempotency, keyed by the visit's `change_id`) and failures are reported per
 record (Powertools' batch processor), so a retried batch re-sends nothing already sent.
+
+An email that cannot be sent as things stand (no clinic address, one that is not an address,
+one SES refuses for good) is kept in the outbox (`chalicelib/outbox.py`) instead of failing the
+stream, and sent, under the same idempotency key, as soon as a valid address is saved (the
+clinics table's stream, `handle_clinic_changes`) or by hand (`python -m ops.admin send-kept-emails`).
 """
 
 import functools
 import html
-from dataclasses import dataclass
+import re
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formataddr
 from pathlib import Path
@@ -23,21 +30,34 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib import aws, config, inputs, rules, times
+from chalicelib import aws, config, inputs, outbox, rules, times
 from chalicelib.domain import PATIENT_ACTOR, ClinicContext
 from chalicelib.errors import BadInput
 from chalicelib.logs import logger
 from chalicelib.models import Clinic
+from chalicelib.tracing import tracer
 
 CANCEL, UNCANCEL = "cancel", "uncancel"
-SUBJECTS = {CANCEL: "Cancellation request: {patient}, {when}", UNCANCEL: "Un-cancellation request: {patient}, {when}"}
+# The visit's day and time, never the patient: subjects show in inbox lists and notifications.
+SUBJECTS = {CANCEL: "Cancellation request: {when}", UNCANCEL: "Un-cancellation request: {when}"}
 TEMPLATES = Path(__file__).parent / "templates"
-METRICS_NAMESPACE = "ClientPortal"
 UNDELIVERABLE_METRIC = "ClinicEmailsUndeliverable"
+KEPT_TOO_LONG_METRIC = "ClinicEmailsKeptTooLong"
 # Longer than a stream keeps a record (24 hours), so no redelivery outlives the memory of a send.
 REMEMBER_SENDS_FOR_SECONDS = 48 * 3600
+# SES refusals that a retry would meet again: the email is kept until the cause is fixed.
+PERMANENT_SES_ERRORS = {
+    "MessageRejected",
+    "MailFromDomainNotVerifiedException",
+    "BadRequestException",
+    "AccountSuspendedException",
+    "SendingPausedException",
+}
+_TAG_VALUE = re.compile(r"[^A-Za-z0-9_-]")
 
 _CANCELLED = rules.PatientResponse.CANCELLED.value
 _IDEMPOTENCY = IdempotencyConfig(
@@ -75,7 +95,8 @@ class PatientAction:
 
 
 class Undeliverable(Exception):
-    """This email cannot be sent as things stand (no clinic, no admin address): a retry would not help."""
+    """This email cannot be sent as things stand (no clinic, no valid admin address, SES refuses it for
+    good): a retry would not help, so it is kept. The message says why, in words, without any value."""
 
 
 # --- Which change emails whom ----------------------------------------------------------
@@ -137,15 +158,17 @@ def _instant_of(epoch_seconds) -> str:
 
 def compose(action: PatientAction, clinic: Clinic, sender: str) -> EmailMessage:
     """The email for one action, to the clinic's admin address as it is now."""
+    if not (clinic.admin_email or "").strip():
+        raise Undeliverable("the clinic has no admin_email")
     try:
-        to = inputs.email(clinic.admin_email or "", "admin_email")
+        display_name, address = inputs.parse_mailbox(clinic.admin_email)
     except BadInput:
-        raise Undeliverable(f"the clinic's admin_email {clinic.admin_email!r} is not an email address") from None
+        raise Undeliverable("the clinic's admin_email is not an email address") from None
     tz = ClinicContext.of(clinic).tz
     try:
         starts = times.parse_instant(action.starts_at).astimezone(tz)
-    except (TypeError, ValueError):
-        raise Undeliverable(f"the visit's starts_at {action.starts_at!r} cannot be read") from None
+    except (TypeError, ValueError, AttributeError, OverflowError):
+        raise Undeliverable("the visit's starts_at cannot be read") from None
     patient = " ".join(action.patient_name.split()) or "A patient"
     values = {
         "patient_name": patient,
@@ -159,12 +182,21 @@ def compose(action: PatientAction, clinic: Clinic, sender: str) -> EmailMessage:
     }
     message = EmailMessage()
     message["From"] = formataddr(("Client portal", sender))
-    message["To"] = to
-    when = f"{starts:%a %b} {starts.day} at {_clock(starts)}"
-    message["Subject"] = SUBJECTS[action.kind].format(patient=patient, when=when)
-    message.set_content(render(f"{action.kind}_request.txt", values))
+    message["To"] = Address(display_name=display_name, addr_spec=address)
+    message["Subject"] = SUBJECTS[action.kind].format(when=f"{starts:%a, %b} {starts.day} at {_clock(starts)}")
+    text_values = dict(values, reason=quoted(action.reason))
+    message.set_content(render(f"{action.kind}_request.txt", text_values))
     message.add_alternative(render(f"{action.kind}_request.html", values, escape=html.escape), subtype="html")
     return message
+
+
+def quoted(reason: str) -> str:
+    """What the patient typed, every line marked as theirs (`> `), so no line of it can pass for the
+    email's own (a "Patient:" line, a link). Every kind of line break counts, not only \\n."""
+    lines = reason.splitlines() if reason else []
+    if not any(line.strip() for line in lines):
+        return "(none given)"
+    return "as the patient wrote it:\n" + "\n".join(f"> {line}".rstrip() for line in lines)
 
 
 def render(name: str, values: dict[str, str], escape=None) -> str:
@@ -196,8 +228,8 @@ def _acted_at(instant: str, tz: ZoneInfo) -> str:
 
 def _send(ses, *, action: PatientAction) -> dict[str, str]:
     """Reads the clinic as it is now and sends the email. Raises Undeliverable, or SES's error to retry."""
-    sender = config.current().sender_email
-    if not sender:
+    settings = config.current()
+    if not settings.sender_email:
         raise RuntimeError("SENDER_EMAIL is not set")  # a deployment fault: retried until it is fixed
     if not action.clinic_id:
         raise Undeliverable("the visit has no clinic_id")
@@ -205,14 +237,30 @@ def _send(ses, *, action: PatientAction) -> dict[str, str]:
         clinic = Clinic.get(action.clinic_id, consistent_read=True)
     except DoesNotExist:
         raise Undeliverable("the clinic does not exist") from None
-    message = compose(action, clinic, sender)
-    response = ses.send_email(
-        FromEmailAddress=sender,
-        Destination={"ToAddresses": [str(message["To"])]},
-        Content={"Raw": {"Data": message.as_bytes()}},
-    )
+    message = compose(action, clinic, settings.sender_email)
+    request = {
+        "FromEmailAddress": settings.sender_email,
+        "Destination": {"ToAddresses": [message["To"].addresses[0].addr_spec]},
+        "Content": {"Raw": {"Data": message.as_bytes()}},
+        # What SES reports about this email (delivery, bounce, complaint) comes back with these ids.
+        "EmailTags": [{"Name": name, "Value": _tag(value)} for name, value in action.ids().items()],
+    }
+    if settings.configuration_set:
+        request["ConfigurationSetName"] = settings.configuration_set  # TLS required; events to operations
+    try:
+        response = ses.send_email(**request)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in PERMANENT_SES_ERRORS:
+            raise Undeliverable(f"SES refused it ({code})") from None
+        raise
     logger.info("Clinic email sent", extra={**action.ids(), "message_id": response["MessageId"]})
     return {"message_id": response["MessageId"]}
+
+
+def _tag(value: str) -> str:
+    """An SES message tag value: ASCII letters, digits, `_` and `-`, at most 256 characters."""
+    return _TAG_VALUE.sub("_", value)[:256] or "none"
 
 
 def _send_once():
@@ -230,26 +278,39 @@ def _guarded_send(table_name: str, dynamodb):
     )
 
 
+def send_or_keep(action: PatientAction, ses, now: datetime) -> dict[str, str] | None:
+    """Sends the email once; one that cannot be sent as things stand is kept in the outbox (and
+    counted, and logged) instead of failing. Other errors (SES throttling...) are raised, to retry."""
+    try:
+        return _send_once()(ses, action=action)
+    except Undeliverable as undeliverable:
+        problem = str(undeliverable)
+    if outbox.keep(asdict(action), problem, now):
+        logger.error("Clinic email cannot be sent; it is kept", extra={**action.ids(), "problem": problem})
+        _count(UNDELIVERABLE_METRIC, 1, **action.ids())
+    # The address may have been fixed while this email was being kept: the clinics stream then
+    # found no kept email to send, so look once more, now that this one is stored.
+    if "admin_email" in problem and _valid_admin_address(action.clinic_id):
+        send_kept_emails(action.clinic_id, ses)
+    return None
+
+
 def _handle_record(record, ses) -> dict[str, str] | None:
+    """One visits-stream record: the email it calls for, sent or kept. Raises to have it retried."""
     action = decide(record.raw_event)
     if action is None:
         return None
     try:
-        return _send_once()(ses, action=action)
-    except Undeliverable as problem:
-        # Reporting it would block the shard with retries that cannot succeed: log, count, move on.
-        logger.error("Clinic email cannot be sent", extra={**action.ids(), "problem": str(problem)})
-        with single_metric(name=UNDELIVERABLE_METRIC, unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE):
-            pass  # emitted (as an EMF log line) when the block closes
-        return None
+        return send_or_keep(action, ses, datetime.now(UTC))
     except Exception as error:
         logger.warning(
             "Clinic email not sent yet; its record is reported for retry",
-            extra={**action.ids(), "error": f"{type(error).__name__}: {error}"},
+            extra={**action.ids(), "error": type(error).__name__},
         )
         raise
 
 
+@tracer.capture_method
 def handle_visit_changes(event: dict, context=None, ses=None) -> dict:
     """One batch of the visits stream, as Lambda delivers it → `{"batchItemFailures": [...]}`."""
     if context is not None:
@@ -257,3 +318,87 @@ def handle_visit_changes(event: dict, context=None, ses=None) -> dict:
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
     handle = functools.partial(_handle_record, ses=ses or aws.sesv2())
     return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+
+
+# --- Kept emails: sent once a valid address is saved --------------------------------------
+
+
+def send_kept_emails(clinic_id: str | None, ses=None) -> tuple[int, int]:
+    """Sends the kept emails of one clinic (or, with None, of every clinic) whose address is valid now,
+    oldest first, each under its first try's idempotency key, and removes each once sent.
+    Returns (sent, still kept). Raises on errors worth a retry (SES throttling...)."""
+    ses = ses or aws.sesv2()
+    waiting = outbox.kept(clinic_id) if clinic_id else outbox.kept_everywhere()
+    sent = 0
+    for kept_email in waiting:
+        action = PatientAction(**kept_email.fields)
+        if action.clinic_id == "(none)":
+            continue  # a visit without a clinic: nothing to send it to
+        try:
+            response = _send_once()(ses, action=action)
+        except Undeliverable:
+            continue  # still not sendable: it stays kept (and counted)
+        except IdempotencyAlreadyInProgressError:
+            continue  # another sender has it in hand right now
+        outbox.remove(action.clinic_id, action.change_id)
+        sent += 1
+        logger.info("Kept clinic email sent", extra={**action.ids(), "message_id": (response or {}).get("message_id")})
+    return sent, len(waiting) - sent
+
+
+def _valid_admin_address(clinic_id: str) -> bool:
+    try:
+        address = Clinic.get(clinic_id, consistent_read=True).admin_email
+        inputs.parse_mailbox(address or "")
+    except (DoesNotExist, BadInput):
+        return False
+    return True
+
+
+def _handle_clinic_record(record, ses) -> None:
+    """A clinic saved with a valid admin_email (by staff, or by hand in the console): its kept emails go."""
+    image = (record.raw_event.get("dynamodb") or {}).get("NewImage") or {}
+    clinic_id, address = _text(image, "clinic_id"), _text(image, "admin_email")
+    if not clinic_id or not address:
+        return
+    try:
+        inputs.parse_mailbox(address)
+    except BadInput:
+        return  # still not an address: the emails stay kept
+    sent, waiting = send_kept_emails(clinic_id, ses)
+    if sent or waiting:
+        logger.info("Kept clinic emails sent after the address was saved", extra={"clinic_id": clinic_id, "sent": sent})
+
+
+@tracer.capture_method
+def handle_clinic_changes(event: dict, context=None, ses=None) -> dict:
+    """One batch of the clinics stream → `{"batchItemFailures": [...]}` (a failed send is retried)."""
+    if context is not None:
+        _IDEMPOTENCY.register_lambda_context(context)
+    processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
+    handle = functools.partial(_handle_clinic_record, ses=ses or aws.sesv2())
+    return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+
+
+@tracer.capture_method
+def report_kept_too_long(now: datetime) -> int:
+    """Every email kept longer than the 30 days the contract promises: an ERROR line each (ids only)
+    and one metric with their number, which the stack alarms on. They stay kept, and can still be sent."""
+    overdue = outbox.kept_everywhere(older_than=now - outbox.PROMISED)
+    for kept_email in overdue:
+        ids = {name: kept_email.fields[name] for name in ("kind", "change_id", "clinic_id", "patient_id", "visit_id")}
+        logger.error(
+            "Clinic email kept for more than 30 days",
+            extra={**ids, "kept_at": kept_email.kept_at, "problem": kept_email.problem},
+        )
+    _count(KEPT_TOO_LONG_METRIC, len(overdue))
+    return len(overdue)
+
+
+def _count(name: str, value: int, **metadata) -> None:
+    """One CloudWatch metric (an EMF log line) in the deployment's namespace, with ids as searchable metadata."""
+    with single_metric(
+        name=name, unit=MetricUnit.Count, value=value, namespace=config.current().metrics_namespace
+    ) as metric:
+        for key, item in metadata.items():
+            metric.add_metadata(key=key, value=item)

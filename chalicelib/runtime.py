@@ -6,7 +6,7 @@ operations command with the settings they build. Binding points the pynamodb mod
 tables and drops every AWS client made for an earlier binding.
 """
 
-from chalicelib import auth, aws, config, models
+from chalicelib import auth, aws, config, models, tracing
 from chalicelib.config import Settings
 
 
@@ -21,5 +21,6 @@ def bind(settings: Settings) -> Settings:
 def ensure_bound() -> Settings:
     """A Lambda function's settings come from its environment, read on its first call."""
     if not config.is_bound():
+        tracing.start()
         return bind(Settings.from_environment())
     return config.current()

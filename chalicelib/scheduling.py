@@ -11,17 +11,18 @@ Every write of a visit carries the writer's stamp (`_stamp`): who, when, and a n
 
 import secrets
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactGet, TransactWrite
 
-from chalicelib import accounts, aws, inputs, rules, times
+from chalicelib import accounts, aws, inputs, outbox, rules, times
 from chalicelib.auth import Identity
 from chalicelib.domain import (
     DEFAULT_SESSION_CLASSES,
     PATIENT_ACTOR,
     ClinicContext,
+    ClinicSettings,
     PatientProfile,
     Schedule,
     ScheduledVisit,
@@ -30,9 +31,11 @@ from chalicelib.domain import (
     visit_state,
 )
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.models import Clinic, Patient, SessionClass, Visit
+from chalicelib.models import Clinic, Patient, SessionClass, Visit, as_read
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
+# Stands for a start typed into the console that cannot be read, while staff give the visit a new one.
+_UNREADABLE_START = datetime(1900, 1, 1, tzinfo=UTC)
 # What staff may set on a visit as given; a new date or time is a move (`rules.decide_staff_change`).
 _STAFF_FIELDS = ("session_class", "completed", "duration_minutes", "provider", "location")
 
@@ -53,6 +56,11 @@ def clinic_context(clinic_id: str) -> ClinicContext:
         return ClinicContext.of(Clinic.get(clinic_id, consistent_read=True))
     except DoesNotExist:
         raise NotFound("Unknown clinic.") from None
+
+
+def clinic_settings(clinic_id: str) -> ClinicSettings:
+    """The settings, and how many emails are kept for the clinic (one Query of its outbox partition)."""
+    return ClinicSettings(clinic_context(clinic_id), outbox.count(clinic_id))
 
 
 def _clinic_and(identity: Identity, model, *key) -> tuple[ClinicContext, object | None]:
@@ -131,7 +139,7 @@ def _answer_cleared() -> list:
 
 def _where_and_when_as_read(item: Visit):
     """The visit still belongs to the clinic and starts when it did when it was read."""
-    return (Visit.clinic_id == item.clinic_id) & (Visit.starts_at == item.starts_at)
+    return as_read(item, Visit.clinic_id) & as_read(item, Visit.starts_at)
 
 
 def _still_as_read(visit: ScheduledVisit, now: datetime):
@@ -140,10 +148,7 @@ def _still_as_read(visit: ScheduledVisit, now: datetime):
     condition = _where_and_when_as_read(visit.item)
     condition &= Visit.starts_at > times.format_instant(now + timedelta(hours=policy.cancel_cutoff_hours))
     condition &= ~(Visit.completed == True)  # noqa: E712 (a DynamoDB condition, not a Python test)
-    if visit.item.patient_response is None:
-        condition &= Visit.patient_response.does_not_exist()
-    else:
-        condition &= Visit.patient_response == visit.item.patient_response
+    condition &= as_read(visit.item, Visit.patient_response)
     if policy.cancelled_classes:
         condition &= ~Visit.session_class.is_in(*sorted(policy.cancelled_classes))
     return condition
@@ -222,32 +227,33 @@ def create_clinic(clinic_id: str, settings: dict) -> bool:
     return True
 
 
-def update_settings(identity: Identity, patch: dict) -> ClinicContext:
-    clinic = clinic_context(identity.clinic_id).clinic
+def update_settings(identity: Identity, patch: dict) -> ClinicSettings:
+    context = clinic_context(identity.clinic_id)
+    clinic = context.clinic
     actions = []
     for field, value in patch.items():
         if field == "session_classes":
-            _check_classes_removable(identity.clinic_id, clinic, {name for name, _ in value})
+            _check_classes_removable(identity.clinic_id, context, {name for name, _ in value})
             value = [SessionClass(name=name, cancelled=cancelled) for name, cancelled in value]
         actions.append(getattr(Clinic, field).set(value))
     try:
-        clinic.update(actions=actions)  # the version attribute makes this conditional
+        if "version" in clinic.raw_values:
+            # A version typed by hand: this save sets it to 1 again, if no one saved meanwhile.
+            clinic.update(actions=actions, condition=as_read(clinic, Clinic.version), add_version_condition=False)
+        else:
+            clinic.update(actions=actions)  # the version attribute makes this conditional
     except UpdateError as error:
         if _failed_condition(error):
             raise Conflict("The settings were changed by someone else meanwhile. Reload and try again.") from None
         raise
-    return ClinicContext.of(clinic)
+    return ClinicSettings(ClinicContext.of(clinic), outbox.count(identity.clinic_id))
 
 
-def _check_classes_removable(clinic_id: str, clinic: Clinic, kept: set) -> None:
-    for session_class in clinic.session_classes or []:
-        if session_class.name in kept:
-            continue
-        in_use = Visit.by_clinic_class.query(clinic_id, Visit.session_class == session_class.name, limit=1)
+def _check_classes_removable(clinic_id: str, context: ClinicContext, kept: set) -> None:
+    for name in sorted(context.policy.session_classes - kept):
+        in_use = Visit.by_clinic_class.query(clinic_id, Visit.session_class == name, limit=1)
         if next(iter(in_use), None) is not None:
-            raise Conflict(
-                f'The session class "{session_class.name}" is still used by visits; move them to another class first.'
-            )
+            raise Conflict(f'The session class "{name}" is still used by visits; move them to another class first.')
 
 
 # --- Patients --------------------------------------------------------------------------
@@ -296,27 +302,31 @@ def create_visit(identity: Identity, fields: dict, now: datetime) -> ScheduledVi
     try:
         with TransactWrite(connection=aws.transactions()) as write:
             # The class was checked against these settings; they must not change underneath.
-            write.condition_check(Clinic, identity.clinic_id, condition=Clinic.version == context.clinic.version)
+            write.condition_check(Clinic, identity.clinic_id, condition=as_read(context.clinic, Clinic.version))
             write.save(item, condition=Visit.visit_id.does_not_exist())
     except TransactWriteError:
         raise Conflict("The clinic settings changed meanwhile. Please try again.") from None
     return ScheduledVisit(context, item, visit_state(item))
 
 
-def _staff_visit(identity: Identity, visit_id: str) -> ScheduledVisit:
+def _staff_visit(identity: Identity, visit_id: str, repairs_start: bool = False) -> ScheduledVisit:
+    """The clinic's visit. One whose start cannot be read is a Conflict, unless this edit gives it a
+    new date and start time (`repairs_start`): then it is read as if it started at `_UNREADABLE_START`."""
     # The index is only used to find the partition; the item itself is read consistently.
     for key in Visit.by_visit_id.query(visit_id, limit=1):
         context, item = _clinic_and(identity, Visit, key.patient_id, visit_id)
         if item is not None:
             state = visit_state(item)
+            if state is None and repairs_start:
+                state = rules.VisitState(_UNREADABLE_START, item.session_class or "", bool(item.completed), None)
             if state is None:
-                raise Conflict("This visit's start time cannot be read; fix starts_at in the console first.")
+                raise Conflict("This visit's start time cannot be read; give it a new date and start_time.")
             return ScheduledVisit(context, item, state)
     raise NotFound("Unknown visit.")
 
 
 def update_visit(identity: Identity, visit_id: str, patch: dict, now: datetime) -> ScheduledVisit:
-    visit = _staff_visit(identity, visit_id)
+    visit = _staff_visit(identity, visit_id, repairs_start="date" in patch and "start_time" in patch)
     change = rules.decide_staff_change(visit.state, patch, visit.clinic.tz, now)
     if "session_class" in patch:
         rules.check_known_class(visit.clinic.policy, patch["session_class"])

@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from chalicelib import rules, times
-from chalicelib.domain import ClinicContext, PatientProfile, Schedule, ScheduledVisit
+from chalicelib.domain import ClinicContext, ClinicSettings, PatientProfile, Schedule, ScheduledVisit, responded_at
 from chalicelib.models import Clinic, Patient
 
 
@@ -18,7 +18,7 @@ def visit_view(visit: ScheduledVisit, now: datetime) -> dict:
         "location": item.location or "",
         "status": rules.visit_status(state, clinic.policy).value,
         "actions": [action.value for action in rules.available_actions(state, clinic.policy, now)],
-        "responded_at": item.responded_at if state.response else None,
+        "responded_at": responded_at(item) if state.response else None,
     }
 
 
@@ -61,24 +61,29 @@ def schedule_view(schedule: Schedule, now: datetime, view=visit_view) -> dict:
     }
 
 
-def settings_view(clinic: ClinicContext) -> dict:
+def settings_view(settings: ClinicSettings) -> dict:
+    """The staff's settings page: the settings as the portal applies them, and the emails kept unsent."""
+    return dict(_settings(settings.clinic), undelivered_emails=settings.undelivered_emails)
+
+
+def _settings(clinic: ClinicContext) -> dict:
     item: Clinic = clinic.clinic
     return {
-        "name": item.name,
-        "timezone": item.timezone,
+        "name": clinic.name,
+        "timezone": clinic.tz.key,
         "phone": item.phone or "",
         "admin_email": item.admin_email or "",
         "patient_cancel_enabled": clinic.policy.patient_cancel_enabled,
         "cancel_cutoff_hours": clinic.policy.cancel_cutoff_hours,
         "cancel_notice": clinic.cancel_notice,
-        "session_classes": [{"name": c.name, "cancelled": bool(c.cancelled)} for c in item.session_classes or []],
+        "session_classes": [{"name": name, "cancelled": cancelled} for name, cancelled in clinic.classes],
     }
 
 
 def me_view(profile: PatientProfile) -> dict:
-    settings = settings_view(profile.clinic)
+    settings = _settings(profile.clinic)
     return {
-        "patient": {"id": profile.patient.patient_id, "name": profile.patient.name},
+        "patient": {"id": profile.patient.patient_id, "name": profile.patient.name or ""},
         "clinic": {
             "id": profile.clinic.clinic.clinic_id,
             "name": settings["name"],
@@ -91,4 +96,4 @@ def me_view(profile: PatientProfile) -> dict:
 
 
 def patient_view(patient: Patient) -> dict:
-    return {"id": patient.patient_id, "name": patient.name, "email": patient.email}
+    return {"id": patient.patient_id, "name": patient.name or "", "email": patient.email or ""}

@@ -17,9 +17,10 @@ from moto.server import ThreadedMotoServer
 from chalicelib import accounts, config, runtime
 from chalicelib.auth import STAFF_GROUP
 from chalicelib.config import Settings
-from chalicelib.models import ALL_MODELS, Visit
+from chalicelib.models import ALL_MODELS, Clinic, Visit
 
 REGION = "us-east-1"
+CONFIGURATION_SET = "client-portal-local"
 
 
 def free_port() -> int:
@@ -53,6 +54,7 @@ def use_throwaway_credentials() -> None:
 class Provisioned:
     settings: Settings
     visits_stream_arn: str
+    clinics_stream_arn: str
 
 
 def provision(endpoint: str, table_prefix: str, sender_email: str) -> Provisioned:
@@ -74,6 +76,7 @@ def provision(endpoint: str, table_prefix: str, sender_email: str) -> Provisione
         TableName=idempotency_table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
     )
     stream_arn = dynamodb.describe_table(TableName=Visit.Meta.table_name)["Table"]["LatestStreamArn"]
+    clinics_stream_arn = dynamodb.describe_table(TableName=Clinic.Meta.table_name)["Table"]["LatestStreamArn"]
     cognito = boto3.client("cognito-idp", region_name=REGION, endpoint_url=endpoint)
     pool_id = cognito.create_user_pool(
         PoolName="client-portal-local",
@@ -94,6 +97,10 @@ def provision(endpoint: str, table_prefix: str, sender_email: str) -> Provisione
     )["UserPoolClient"]["ClientId"]
     cognito.create_group(UserPoolId=pool_id, GroupName=STAFF_GROUP, Description="Clinic operations staff")
     boto3.client("ses", region_name=REGION, endpoint_url=endpoint).verify_email_identity(EmailAddress=sender_email)
+    # The stack's configuration set requires TLS and reports deliveries and bounces; moto keeps its name only.
+    boto3.client("sesv2", region_name=REGION, endpoint_url=endpoint).create_configuration_set(
+        ConfigurationSetName=CONFIGURATION_SET, DeliveryOptions={"TlsPolicy": "REQUIRE"}
+    )
     issuer = f"https://cognito-idp.{REGION}.amazonaws.com/{pool_id}"  # moto signs with the real AWS issuer...
     settings = replace(
         settings,
@@ -102,8 +109,9 @@ def provision(endpoint: str, table_prefix: str, sender_email: str) -> Provisione
         issuer=issuer,
         jwks_url=f"{endpoint}/{pool_id}/.well-known/jwks.json",  # ...but serves the keys itself
         sender_email=sender_email,
+        configuration_set=CONFIGURATION_SET,
     )
-    return Provisioned(runtime.bind(settings), stream_arn)
+    return Provisioned(runtime.bind(settings), stream_arn, clinics_stream_arn)
 
 
 @dataclass(frozen=True)

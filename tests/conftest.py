@@ -23,8 +23,8 @@ from chalicelib.models import Clinic, Patient, Visit
 from local import emulator, records
 from local.gateway import use_portal_gateway
 
-# Records the AWS calls each function makes, for tests/test_permissions.py.
-pytest_plugins = ["aws_calls"]
+# Records the AWS calls each function makes, for tests/test_permissions.py; builds and delivers stream records.
+pytest_plugins = ["aws_calls", "streams"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SENDER_EMAIL = "portal-noreply@tests.example"
@@ -40,6 +40,7 @@ class Emulated:
     endpoint: str
     settings: Settings
     visits_stream_arn: str
+    clinics_stream_arn: str = ""
     table_prefix: str = TABLE_PREFIX
 
 
@@ -51,7 +52,7 @@ def aws():
     endpoint = f"http://127.0.0.1:{port}"
     provisioned = emulator.provision(endpoint, table_prefix=TABLE_PREFIX, sender_email=SENDER_EMAIL)
     logger.setLevel("WARNING")
-    yield Emulated(endpoint, provisioned.settings, provisioned.visits_stream_arn)
+    yield Emulated(endpoint, provisioned.settings, provisioned.visits_stream_arn, provisioned.clinics_stream_arn)
     server.stop()
 
 
@@ -253,3 +254,36 @@ def ses_refuses(app):
     ses.meta.events.register("before-parameter-build.sesv2.SendEmail", throttle, unique_id="test-ses-refuses")
     yield refusals
     ses.meta.events.unregister("before-parameter-build.sesv2.SendEmail", unique_id="test-ses-refuses")
+
+
+@pytest.fixture
+def ses_rejects(app):
+    """Makes SES refuse for good (MessageRejected, as for an address it will not deliver to) every email
+    to the addresses in the set: `ses_rejects.add(address)`."""
+    rejected: set[str] = set()
+
+    def reject(params, **_):
+        if set(params.get("Destination", {}).get("ToAddresses", [])) & rejected:
+            raise ClientError(
+                {"Error": {"Code": "MessageRejected", "Message": "Email address is not verified."}}, "SendEmail"
+            )
+
+    ses = aws_clients.sesv2()
+    ses.meta.events.register("before-parameter-build.sesv2.SendEmail", reject, unique_id="test-ses-rejects")
+    yield rejected
+    ses.meta.events.unregister("before-parameter-build.sesv2.SendEmail", unique_id="test-ses-rejects")
+
+
+@pytest.fixture
+def ses_requests(app):
+    """The SendEmail requests SES received for an address (what moto does not keep: the configuration
+    set, the message tags), as the service's own SES client sent them."""
+    requests: list[dict] = []
+
+    def capture(params, **_):
+        requests.append(dict(params))
+
+    ses = aws_clients.sesv2()
+    ses.meta.events.register("before-parameter-build.sesv2.SendEmail", capture, unique_id="test-ses-requests")
+    yield lambda address: [r for r in requests if address in r.get("Destination", {}).get("ToAddresses", [])]
+    ses.meta.events.unregister("before-parameter-build.sesv2.SendEmail", unique_id="test-ses-requests")

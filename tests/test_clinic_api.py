@@ -30,7 +30,9 @@ def test_settings_show_everything_the_clinic_configures(api, clinic):
         "cancel_cutoff_hours",
         "cancel_notice",
         "session_classes",
+        "undelivered_emails",
     }
+    assert response.data["undelivered_emails"] == 0
 
 
 def test_patching_settings_changes_only_what_was_sent(api, clinic):

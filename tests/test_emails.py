@@ -5,17 +5,16 @@ write (an API call, a staff change, a console-style edit). The outcome asserted 
 SES received, and the `batchItemFailures` the handler returned.
 """
 
-import itertools
 import json
 import logging
 import math
-import time
+import re
 import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import boto3
 import pytest
+from streams import stream_record
 
 from chalicelib import aws as aws_clients
 from chalicelib import config
@@ -23,75 +22,6 @@ from chalicelib.models import ALL_MODELS, Visit
 
 DAY = timedelta(days=1)
 NO_FAILURES = {"batchItemFailures": []}
-# The handler reads the images, not which stream they came from.
-STREAM_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/portal-test-visits/stream/2026-01-01T00:00:00.000"
-_SEQUENCE = itertools.count(1)
-
-
-# --- Building and delivering stream records --------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def dynamodb(aws):
-    return boto3.client("dynamodb", region_name="us-east-1", endpoint_url=aws.endpoint)
-
-
-@pytest.fixture
-def snapshot(dynamodb):
-    """The visit item as DynamoDB holds it: a stream image."""
-
-    def read(world, visit_id, patient="Alex"):
-        key = {"patient_id": {"S": world.patients[patient]}, "visit_id": {"S": visit_id}}
-        return dynamodb.get_item(TableName=Visit.Meta.table_name, Key=key, ConsistentRead=True).get("Item")
-
-    return read
-
-
-@pytest.fixture
-def changed(snapshot):
-    """The stream record of one write: the item before and after `write()`."""
-
-    def record_of(world, visit_id, write, patient="Alex"):
-        before = snapshot(world, visit_id, patient)
-        write()
-        return stream_record(before, snapshot(world, visit_id, patient))
-
-    return record_of
-
-
-def stream_record(old=None, new=None, event_name=None):
-    """A DynamoDB stream record as Lambda delivers it (NEW_AND_OLD_IMAGES)."""
-    image = new or old or {}
-    change = {
-        "ApproximateCreationDateTime": time.time(),
-        "SequenceNumber": f"{next(_SEQUENCE):021d}",
-        "SizeBytes": 256,
-        "StreamViewType": "NEW_AND_OLD_IMAGES",
-        "Keys": {key: image[key] for key in ("patient_id", "visit_id") if key in image},
-    }
-    if new is not None:
-        change["NewImage"] = new
-    if old is not None:
-        change["OldImage"] = old
-    return {
-        "eventID": uuid.uuid4().hex,
-        "eventName": event_name or ("MODIFY" if old and new else "INSERT" if new else "REMOVE"),
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": "us-east-1",
-        "eventSourceARN": STREAM_ARN,
-        "dynamodb": change,
-    }
-
-
-@pytest.fixture
-def deliver(client):
-    """Invokes the stream handler with one batch, as the event source mapping does."""
-
-    def invoke(*records):
-        return client.lambda_.invoke("clinic_emails", {"Records": list(records)}).payload
-
-    return invoke
 
 
 def sequence_numbers(*records):
@@ -157,7 +87,7 @@ def test_cancel_by_patient_emails_the_clinic_once(api, clinic, changed, deliver,
 
     assert result == NO_FAILURES
     [email] = inbox(clinic.admin_email)
-    assert email.subject.startswith("Cancellation request: Alex, ")
+    assert email.subject.startswith("Cancellation request: ")
     assert email.to == (clinic.admin_email,)
     assert config.current().sender_email in email.sender
 
@@ -176,7 +106,7 @@ def test_cancel_email_describes_the_visit_in_the_clinics_time_zone(api, make_cli
     deliver(record)
 
     [email] = inbox(world.admin_email)
-    assert email.subject == f"Cancellation request: Alex, {starts:%a %b} {day.day} at 9:00 AM"
+    assert email.subject == f"Cancellation request: {starts:%a, %b} {day.day} at 9:00 AM"
     for part in (email.text, email.html):
         assert f"{starts:%A, %B} {day.day}, {day.year}" in part
         assert f"9:00 AM {starts.tzname()}" in part
@@ -199,7 +129,7 @@ def test_uncancel_by_patient_emails_the_clinic_once_with_the_reason_they_had_giv
 
     assert result == NO_FAILURES
     [email] = inbox(clinic.admin_email)
-    assert email.subject.startswith("Un-cancellation request: Alex, ")
+    assert email.subject.startswith("Un-cancellation request: ")
     assert "Car trouble" in email.text
     assert "cancelled-type session class" not in email.text
 
@@ -237,7 +167,65 @@ def test_html_injection_in_patient_name_and_reason_arrives_escaped(api, clinic, 
     assert "<script>" not in email.html and "<img" not in email.html and "<b>" not in email.html
     assert "Alex &lt;script&gt;alert(&quot;name&quot;)&lt;/script&gt;" in email.html
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in email.html
-    assert reason in email.text  # plain text shows what the patient typed, as typed
+    assert f"> {reason}" in email.text  # plain text shows what the patient typed, as typed, quoted
+
+
+def test_the_subject_names_the_visits_day_and_time_never_the_patient(api, clinic, changed, deliver, inbox):
+    visit_id = clinic.add_visit("Alex")
+    console_edit(clinic, visit_id, Visit.patient_name.set("Alexandra Quinn-Rivera"))
+
+    deliver(changed(clinic, visit_id, lambda: cancel(api, clinic, visit_id)))
+    deliver(changed(clinic, visit_id, lambda: change_answer(api, clinic, visit_id)))
+
+    emails = inbox(clinic.admin_email)
+    assert [email.subject.split(": ")[0] for email in emails] == ["Cancellation request", "Un-cancellation request"]
+    for email in emails:
+        assert "Alexandra" not in email.subject and "Quinn" not in email.subject
+        assert re.fullmatch(
+            r"[A-Za-z-]+ request: [A-Z][a-z]{2}, [A-Z][a-z]{2} \d{1,2} at \d{1,2}:\d{2} [AP]M", email.subject
+        )
+        assert "Alexandra Quinn-Rivera" in email.text and "Alexandra Quinn-Rivera" in email.html
+
+
+def test_a_multi_line_reason_is_quoted_line_by_line_so_it_cannot_pose_as_the_emails_own_lines(
+    api, clinic, changed, deliver, inbox
+):
+    visit_id = clinic.add_visit("Alex")
+    forged = "Flu.\nPatient:     Someone Else\r\nConfirm here: https://evil.example/x\u2028Location:    Room 9"
+
+    deliver(changed(clinic, visit_id, lambda: cancel(api, clinic, visit_id, reason=forged)))
+
+    [email] = inbox(clinic.admin_email)
+    text = email.text.splitlines()
+    start = text.index("Reason:      as the patient wrote it:")
+    assert text[start + 1 : start + 5] == [
+        "> Flu.",
+        "> Patient:     Someone Else",
+        "> Confirm here: https://evil.example/x",
+        "> Location:    Room 9",
+    ]
+    assert [line for line in text if line.startswith("Patient:")] == ["Patient:     Alex"]
+    assert not [line for line in text if "evil.example" in line and not line.startswith("> ")]
+
+
+def test_every_send_names_the_configuration_set_and_tags_the_visit_and_change_without_patient_data(
+    api, clinic, changed, deliver, ses_requests
+):
+    visit_id = clinic.add_visit("Alex")
+    record = changed(clinic, visit_id, lambda: cancel(api, clinic, visit_id, reason="Sick"))
+
+    deliver(record)
+
+    [request] = ses_requests(clinic.admin_email)
+    assert request["ConfigurationSetName"] == config.current().configuration_set
+    tags = {tag["Name"]: tag["Value"] for tag in request["EmailTags"]}
+    assert tags == {
+        "kind": "cancel",
+        "clinic_id": clinic.clinic_id,
+        "patient_id": clinic.patients["Alex"],
+        "visit_id": visit_id,
+        "change_id": record["dynamodb"]["NewImage"]["change_id"]["S"],
+    }
 
 
 # --- Everything else emails no one, and costs no AWS call ------------------------------
@@ -402,7 +390,7 @@ def test_ses_failing_on_the_second_of_three_reports_only_that_record_and_its_ret
     assert [len(inbox(world.admin_email)) for world in worlds] == [1, 1, 1]
 
 
-def test_clinic_without_admin_email_is_logged_and_counted_not_retried(
+def test_clinic_without_admin_email_keeps_the_email_logs_and_counts_it_and_does_not_retry(
     api, make_clinic, changed, deliver, inbox, caplog, capsys
 ):
     world = make_clinic(admin_email="")
@@ -417,3 +405,5 @@ def test_clinic_without_admin_email_is_logged_and_counted_not_retried(
     assert logged.change_id.startswith("chg_")
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert [m["ClinicEmailsUndeliverable"] for m in metrics] == [[1.0]]
+    assert metrics[0]["change_id"] == logged.change_id and metrics[0]["visit_id"] == visit_id
+    assert api.get("/clinic/settings", world.staff_token).data["undelivered_emails"] == 1

@@ -1,0 +1,65 @@
+"""What SES reports about each email the portal sends (the configuration set's event destination):
+delivered, bounced, complained, rejected, delayed. One event → one log line and one metric, tied to
+the visit and the change id that the send tagged the email with. No address, no name, no subject.
+"""
+
+import json
+from collections.abc import Mapping
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from chalicelib import config
+from chalicelib.logs import logger
+
+# SES's event types, and the metric each becomes (`ClinicEmailDelivery`, `ClinicEmailBounce`...).
+EVENT_TYPES = ("Send", "Delivery", "Bounce", "Complaint", "Reject", "DeliveryDelay", "RenderingFailure")
+_TAGGED_IDS = ("kind", "clinic_id", "visit_id", "change_id")
+_TROUBLE = {"Bounce", "Complaint", "Reject", "RenderingFailure"}
+
+
+def record(message) -> dict | None:
+    """Records one SES event (the SNS message's text, or the event itself). Returns what was recorded,
+    or None for a message that is no SES event (logged, never raised: a retry would not help)."""
+    event = _event(message)
+    kind = event.get("eventType") or event.get("notificationType") if event else None
+    if kind not in EVENT_TYPES:
+        logger.warning("Not an SES email event; ignored", extra={"event_type": str(kind)[:40]})
+        return None
+    mail = event.get("mail") if isinstance(event.get("mail"), Mapping) else {}
+    tags = mail.get("tags") if isinstance(mail.get("tags"), Mapping) else {}
+    ids = {name: _first(tags.get(name)) for name in _TAGGED_IDS}
+    details = {"event_type": kind, "message_id": str(mail.get("messageId", ""))[:100], **ids}
+    if kind == "Bounce":
+        bounce = event.get("bounce") if isinstance(event.get("bounce"), Mapping) else {}
+        details["bounce_type"] = str(bounce.get("bounceType", ""))[:40]
+        details["bounce_subtype"] = str(bounce.get("bounceSubType", ""))[:40]
+    if kind == "Complaint":
+        complaint = event.get("complaint") if isinstance(event.get("complaint"), Mapping) else {}
+        details["complaint_type"] = str(complaint.get("complaintFeedbackType", ""))[:40]
+    if kind in _TROUBLE:
+        logger.error(f"Clinic email: {kind}", extra=details)
+    else:
+        logger.info(f"Clinic email: {kind}", extra=details)
+    with single_metric(
+        name=f"ClinicEmail{kind}", unit=MetricUnit.Count, value=1, namespace=config.current().metrics_namespace
+    ) as metric:
+        for key, value in details.items():
+            metric.add_metadata(key=key, value=value)
+    return details
+
+
+def _event(message) -> dict | None:
+    if isinstance(message, Mapping):
+        return dict(message)
+    try:
+        parsed = json.loads(message)
+    except (TypeError, ValueError):
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _first(values) -> str:
+    """SES gives each tag as a list of values; ours have one (ids: safe to log)."""
+    if isinstance(values, list) and values:
+        return str(values[0])[:256]
+    return ""
