@@ -284,7 +284,7 @@ def kept_emails(event):
 def kept_emails_report(event):
     """Daily: every email kept longer than the 30 days the contract promises is reported (log, metric, alarm)."""
     runtime.ensure_bound()
-    notifications.report_kept_too_long(utc_now())
+    notifications.report_kept_too_long()
 
 
 # What SES reports about each clinic email (delivered, bounced, complained), through the

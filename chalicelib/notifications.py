@@ -94,6 +94,10 @@ class PatientAction:
         }
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class Undeliverable(Exception):
     """This email cannot be sent as things stand (no clinic, no valid admin address, SES refuses it for
     good): a retry would not help, so it is kept. The message says why, in words, without any value."""
@@ -301,7 +305,7 @@ def _handle_record(record, ses) -> dict[str, str] | None:
     if action is None:
         return None
     try:
-        return send_or_keep(action, ses, datetime.now(UTC))
+        return send_or_keep(action, ses, utc_now())
     except Exception as error:
         logger.warning(
             "Clinic email not sent yet; its record is reported for retry",
@@ -381,9 +385,10 @@ def handle_clinic_changes(event: dict, context=None, ses=None) -> dict:
 
 
 @tracer.capture_method
-def report_kept_too_long(now: datetime) -> int:
+def report_kept_too_long(now: datetime | None = None) -> int:
     """Every email kept longer than the 30 days the contract promises: an ERROR line each (ids only)
     and one metric with their number, which the stack alarms on. They stay kept, and can still be sent."""
+    now = now or utc_now()
     overdue = outbox.kept_everywhere(older_than=now - outbox.PROMISED)
     for kept_email in overdue:
         ids = {name: kept_email.fields[name] for name in ("kind", "change_id", "clinic_id", "patient_id", "visit_id")}

@@ -6,11 +6,10 @@ settings (`undelivered_emails`), one partition per clinic.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from pynamodb.exceptions import DeleteError, PutError
 
-from chalicelib import times
 from chalicelib.models import KEPT, KeptEmail
 
 # The contract's promise: a kept email goes out when a valid address is saved, up to 30 days later.
@@ -49,7 +48,7 @@ def keep(fields: dict[str, str], problem: str, now: datetime) -> bool:
     item = KeptEmail(
         **{name: fields.get(name) or "" for name in _FIELDS},
         problem=problem,
-        kept_at=times.format_instant(now),
+        kept_at=_instant_ms(now),
         kept=KEPT,
         expires_at=now + KEPT_FOR,
     )
@@ -70,7 +69,7 @@ def kept(clinic_id: str) -> list[Kept]:
 
 def kept_everywhere(older_than: datetime | None = None) -> list[Kept]:
     """Every kept email (of any clinic), or those kept before `older_than`: one Query of `by_age`."""
-    condition = None if older_than is None else KeptEmail.kept_at < times.format_instant(older_than)
+    condition = None if older_than is None else KeptEmail.kept_at < _instant_ms(older_than)
     keys = list(KeptEmail.by_age.query(KEPT, condition))
     found = []
     for key in keys:  # the index holds keys only; read each item itself
@@ -92,6 +91,11 @@ def remove(clinic_id: str, change_id: str) -> None:
     except DeleteError as error:
         if getattr(error, "cause_response_code", None) != _CONDITION_FAILED:
             raise
+
+
+def _instant_ms(moment: datetime) -> str:
+    """UTC to the millisecond, so kept emails sort in the order they were kept (the stream's order)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _kept(item: KeptEmail) -> Kept:

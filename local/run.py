@@ -1,7 +1,8 @@
 """`make run`: the whole service on this machine, on the embedded AWS emulator, with demo data.
 
 Starts moto's server on LOCAL_AWS_PORT (default 5000), provisions and seeds it, feeds the
-visits stream to the clinic-email handler (printing each email sent), and serves the API
+visits stream to the clinic-email handler and the clinics stream to the kept-emails handler
+(printing each email sent), and serves the API
 and the web page with Chalice's local server on PORT (default 8000). Ctrl-C or SIGTERM
 stops everything; everything runs in this one process, so nothing is left behind.
 """
@@ -17,7 +18,7 @@ from app import app
 from chalicelib.logs import logger
 from local import demo, emulator
 from local.gateway import dev_server
-from local.stream_poller import FUNCTION_NAME, StreamPoller
+from local.stream_poller import CLINICS_FUNCTION_NAME, FUNCTION_NAME, EmailPrinter, StreamPoller
 
 SENDER_EMAIL = "portal-noreply@demo-clinic.example"
 
@@ -34,13 +35,22 @@ def main() -> None:
     provisioned = emulator.provision(endpoint, table_prefix="portal-local", sender_email=SENDER_EMAIL)
     demo.seed()
 
-    # From the stream's start, as the deployed mapping: the seed's records need no email.
-    poller = StreamPoller(app.handler_map[FUNCTION_NAME], provisioned.visits_stream_arn, endpoint).start()
+    # From the streams' start, as the deployed mappings: the seed's records need no email. The
+    # visits stream emails the clinic; the clinics stream sends emails kept for want of an address.
+    printer = EmailPrinter()
+    pollers = [
+        StreamPoller(app.handler_map[name], stream_arn, endpoint, printer=printer, function_name=name).start()
+        for name, stream_arn in (
+            (FUNCTION_NAME, provisioned.visits_stream_arn),
+            (CLINICS_FUNCTION_NAME, provisioned.clinics_stream_arn),
+        )
+    ]
     server = dev_server(app, Config.create(chalice_stage="local", app_name="client-portal"), "127.0.0.1", port)
     _stop_on_signals(server)
     _print_banner(port, endpoint)
     server.serve_forever()
-    poller.stop()
+    for poller in pollers:
+        poller.stop()
 
 
 def _stop_on_signals(server) -> None:

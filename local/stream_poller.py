@@ -1,9 +1,11 @@
-"""Local mode's stand-in for Lambda's event source mapping on the visits stream.
+"""Local mode's stand-in for Lambda's event source mappings on the tables' streams.
 
-Reads the stream in the emulator and hands each batch, shaped as Lambda shapes it, to the
-very handler Lambda runs (`clinic_emails`). Like Lambda with `ReportBatchItemFailures`, it
+Reads one stream in the emulator and hands each batch, shaped as Lambda shapes it, to the
+very handler Lambda runs (`clinic_emails` for the visits stream, `kept_emails` for the clinics
+stream: `make run` runs one poller for each). Like Lambda with `ReportBatchItemFailures`, it
 retries a batch from the first record the handler reports as failed, with a backoff, and
-blocks the shard meanwhile. Each email SES accepted is printed to the console.
+blocks the shard meanwhile. Each email SES accepted is printed to the console, once, whichever
+poller's handler sent it (the pollers share one `EmailPrinter`).
 """
 
 import sys
@@ -17,6 +19,7 @@ from local import emulator
 from ops.stream_records import as_lambda_delivers
 
 FUNCTION_NAME = "clinic_emails"
+CLINICS_FUNCTION_NAME = "kept_emails"
 
 
 def print_email(message: emulator.SentEmail) -> None:
@@ -26,6 +29,28 @@ def print_email(message: emulator.SentEmail) -> None:
         f"Subject: {message.subject}\n\n{message.text.rstrip()}\n{rule}\n",
         flush=True,
     )
+
+
+class EmailPrinter:
+    """Hands each email the emulator's SES accepted since `start()` to `on_email`, once."""
+
+    def __init__(self, on_email: Callable[[emulator.SentEmail], None] = print_email):
+        self._on_email = on_email
+        self._lock = threading.Lock()
+        self._seen: int | None = None
+
+    def start(self) -> "EmailPrinter":
+        with self._lock:
+            if self._seen is None:
+                self._seen = len(emulator.sent_emails())
+        return self
+
+    def print_new(self) -> None:
+        with self._lock:
+            sent = emulator.sent_emails()
+            for message in sent[self._seen or 0 :]:
+                self._on_email(message)
+            self._seen = len(sent)
 
 
 class StreamPoller:
@@ -41,6 +66,8 @@ class StreamPoller:
         first_backoff_seconds: float = 0.5,
         max_backoff_seconds: float = 30.0,
         on_email: Callable[[emulator.SentEmail], None] = print_email,
+        printer: EmailPrinter | None = None,
+        function_name: str = FUNCTION_NAME,
     ):
         self._handler = handler
         self._stream_arn = stream_arn
@@ -50,14 +77,16 @@ class StreamPoller:
         self._poll_seconds = poll_seconds
         self._first_backoff = first_backoff_seconds
         self._max_backoff = max_backoff_seconds
-        self._on_email = on_email
+        self._printer = printer or EmailPrinter(on_email)
+        self._function_name = function_name
+        self._printer = printer or EmailPrinter(on_email)
+        self._function_name = function_name
         self._stopping = threading.Event()
         self._idle = threading.Condition()
         self._empty_reads = 0
         self._pending: list[dict] = []
         self._failed_attempts = 0
         self._iterator: str | None = None
-        self._emails_seen = 0
         self._thread: threading.Thread | None = None
 
     def start(self) -> "StreamPoller":
@@ -69,8 +98,8 @@ class StreamPoller:
             ShardId=shards[0]["ShardId"],
             ShardIteratorType=self._start_at,
         )["ShardIterator"]
-        self._emails_seen = len(emulator.sent_emails())
-        self._thread = threading.Thread(target=self._run, name="visits-stream-poller", daemon=True)
+        self._printer.start()
+        self._thread = threading.Thread(target=self._run, name=f"{self._function_name}-poller", daemon=True)
         self._thread.start()
         return self
 
@@ -92,7 +121,9 @@ class StreamPoller:
             try:
                 self._step()
             except Exception as error:  # the emulator stopping, or a bug here: never kill local mode
-                print(f"visits stream poller: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+                print(
+                    f"{self._function_name} stream poller: {type(error).__name__}: {error}", file=sys.stderr, flush=True
+                )
                 self._stopping.wait(1.0)
 
     def _step(self) -> None:
@@ -107,7 +138,7 @@ class StreamPoller:
                 self._stopping.wait(self._poll_seconds)
                 return
         first_failed = self._deliver(self._pending)
-        self._print_new_emails()
+        self._printer.print_new()
         if first_failed is None:
             self._pending, self._failed_attempts = [], 0
             return
@@ -115,7 +146,7 @@ class StreamPoller:
         self._failed_attempts += 1
         delay = min(self._max_backoff, self._first_backoff * 2 ** (self._failed_attempts - 1))
         print(
-            f"visits stream poller: {len(self._pending)} record(s) to retry in {delay:g} s "
+            f"{self._function_name} stream poller: {len(self._pending)} record(s) to retry in {delay:g} s "
             f"(attempt {self._failed_attempts + 1})",
             file=sys.stderr,
             flush=True,
@@ -124,12 +155,12 @@ class StreamPoller:
 
     def _deliver(self, batch: list[dict]) -> int | None:
         """Invokes the handler; the position of the first record to retry, or None when all went through."""
-        context = LambdaContext(FUNCTION_NAME, memory_size=256, max_runtime_ms=60_000)
+        context = LambdaContext(self._function_name, memory_size=256, max_runtime_ms=60_000)
         try:
             response = self._handler({"Records": batch}, context)
         except Exception as error:  # Lambda retries the whole batch when the function fails
             print(
-                f"visits stream poller: the handler failed ({type(error).__name__}: {error})",
+                f"{self._function_name} stream poller: the handler failed ({type(error).__name__}: {error})",
                 file=sys.stderr,
                 flush=True,
             )
@@ -139,9 +170,3 @@ class StreamPoller:
             return None
         positions = [i for i, record in enumerate(batch) if record["dynamodb"]["SequenceNumber"] in failed]
         return min(positions) if positions else 0  # an unknown identifier fails the whole batch, as in Lambda
-
-    def _print_new_emails(self) -> None:
-        sent = emulator.sent_emails()
-        for message in sent[self._emails_seen :]:
-            self._on_email(message)
-        self._emails_seen = len(sent)

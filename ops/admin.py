@@ -4,7 +4,8 @@ Nobody can log in to a fresh stack, so `bootstrap` creates the clinic (its setti
 session classes) and its first staff login; Cognito emails that person a temporary password.
 `add-staff` adds another staff login to an existing clinic. Both are safe to run again: what
 already exists is reported and left as it is. `replay-failures` sends the stream records behind
-the notes in the email function's on-failure queue to the function again.
+the notes in the stream functions' on-failure queue to the function again. `send-kept-emails`
+sends the clinic emails kept for want of a valid address (or refused by SES) once the cause is fixed.
 
 It lives outside `chalicelib/`, so it is never shipped to Lambda; it reaches the tables and
 Cognito through the service's own code, bound to the stage (`runtime.bind`).
@@ -15,6 +16,7 @@ Cognito through the service's own code, bound to the stage (`runtime.bind`).
         --staff-email manager@riverside.example
     python -m ops.admin add-staff --stage prod --clinic-id riverside --email front@riverside.example
     python -m ops.admin replay-failures --stage prod
+    python -m ops.admin send-kept-emails --stage prod --clinic-id riverside    # or every clinic: no --clinic-id
 
 The table and user pool come from the outputs of the stage's CloudFormation stack (named
 `client-portal-<stage>` unless --stack-name says otherwise), or from --clinics-table and
@@ -31,9 +33,10 @@ from collections.abc import Callable
 import boto3
 from botocore.exceptions import ClientError
 
-from chalicelib import accounts, inputs, runtime, scheduling
+from chalicelib import accounts, inputs, notifications, runtime, scheduling
 from chalicelib.config import Settings
 from chalicelib.errors import BadInput, Conflict
+from chalicelib.logs import logger
 from chalicelib.models import Clinic
 from ops.stream_records import as_lambda_delivers
 
@@ -43,12 +46,18 @@ _NEEDS = {
     "bootstrap": ("ClinicsTableName", "UserPoolId"),
     "add-staff": ("ClinicsTableName", "UserPoolId"),
     "replay-failures": ("EmailFailuresQueueUrl", "EmailsFunctionName"),
+    "send-kept-emails": ("ClinicsTableName", "OutboxTableName", "IdempotencyTableName", "SenderEmail"),
 }
 _FLAGS = {
     "ClinicsTableName": "clinics_table",
     "UserPoolId": "user_pool_id",
     "EmailFailuresQueueUrl": "queue_url",
     "EmailsFunctionName": "function_name",
+    "KeptEmailsFunctionName": "kept_function_name",
+    "OutboxTableName": "outbox_table",
+    "IdempotencyTableName": "idempotency_table",
+    "SenderEmail": "sender_email",
+    "ConfigurationSetName": "configuration_set",
 }
 # The stream no longer has the records (it keeps them 24 hours), or the shard is gone.
 _RECORDS_GONE = {"TrimmedDataAccessException", "ExpiredIteratorException", "ResourceNotFoundException"}
@@ -92,6 +101,30 @@ def bind_to_stage(where: dict[str, str]) -> Settings:
     """Points the service's own code (models, Cognito calls) at the stage's table and user pool."""
     stage = {"CLINICS_TABLE": where["ClinicsTableName"], "USER_POOL_ID": where["UserPoolId"]}
     return runtime.bind(Settings.from_environment({**os.environ, **stage}))
+
+
+def send_kept_emails(args, where: dict[str, str]) -> list[str]:
+    """Sends the kept emails of one clinic (or of every clinic) whose address is valid now, through
+    the service's own code: the same idempotency key as the first try, so none goes out twice."""
+    stage = {
+        "CLINICS_TABLE": where["ClinicsTableName"],
+        "OUTBOX_TABLE": where["OutboxTableName"],
+        "IDEMPOTENCY_TABLE": where["IdempotencyTableName"],
+        "SENDER_EMAIL": where["SenderEmail"],
+        "SES_CONFIGURATION_SET": where.get("ConfigurationSetName", ""),
+    }
+    runtime.bind(Settings.from_environment({**os.environ, **stage}))
+    sent, waiting = notifications.send_kept_emails(args.clinic_id)
+    who = f"Clinic {args.clinic_id}" if args.clinic_id else "Every clinic"
+    if not sent and not waiting:
+        return [f"{who}: no kept email."]
+    lines = [f"{who}: {sent} kept email{'s' if sent != 1 else ''} sent, {waiting} still kept."]
+    if waiting:
+        lines.append(
+            "The ones still kept have no valid admin_email, or SES refuses them: see the kept items' "
+            "`problem` in the outbox table, fix the cause, and run this again."
+        )
+    return lines
 
 
 def checked_settings(args) -> dict:
@@ -158,7 +191,6 @@ def replay_failures(
     deletes the note once the function took them all. Its idempotency stops duplicate emails."""
     sqs = sqs or operator_client("sqs")
     streams = streams or operator_client("dynamodbstreams")
-    invoke = invoke or _lambda_invoker(where["EmailsFunctionName"])
     queue = where["EmailFailuresQueueUrl"]
     report = []
     for _ in range(args.max_messages):
@@ -178,7 +210,10 @@ def replay_failures(
                 "visits patients changed then (changed_by = patient) and tell the clinic."
             )
             continue
-        failed = (invoke({"Records": records}) or {}).get("batchItemFailures") or []
+        # The clinics table's stream goes to the kept-emails function; the visits table's to the emails one.
+        function = where.get("KeptEmailsFunctionName") if "-clinics/stream/" in info.get("streamArn", "") else None
+        send = invoke or _lambda_invoker(function or where["EmailsFunctionName"])
+        failed = (send({"Records": records}) or {}).get("batchItemFailures") or []
         if failed:
             report.append(
                 f"Kept {message['MessageId']}: {len(failed)} of {len(records)} records failed again; "
@@ -274,17 +309,34 @@ def parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--queue-url", help="instead of the stack's EmailFailuresQueueUrl output")
     replay.add_argument("--function-name", help="instead of the stack's EmailsFunctionName output")
+    replay.add_argument("--kept-function-name", help="instead of the stack's KeptEmailsFunctionName output")
     replay.add_argument("--max-messages", type=int, default=100)
+
+    kept = commands.add_parser(
+        "send-kept-emails",
+        parents=[where],
+        help="send the clinic emails kept for want of a valid address, once the cause is fixed",
+    )
+    kept.add_argument("--clinic-id", help="one clinic's kept emails (default: every clinic's)")
+    kept.add_argument("--outbox-table", help="instead of the stack's OutboxTableName output")
+    kept.add_argument("--idempotency-table", help="instead of the stack's IdempotencyTableName output")
+    kept.add_argument("--sender-email", help="instead of the stack's SenderEmail output")
+    kept.add_argument("--configuration-set", help="instead of the stack's ConfigurationSetName output")
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    logger.setLevel("WARNING")  # the service's own INFO lines would bury the report
     try:
         where = target(args)
-        lines = {"bootstrap": bootstrap, "add-staff": add_staff, "replay-failures": replay_failures}[args.command](
-            args, where
-        )
+        commands = {
+            "bootstrap": bootstrap,
+            "add-staff": add_staff,
+            "replay-failures": replay_failures,
+            "send-kept-emails": send_kept_emails,
+        }
+        lines = commands[args.command](args, where)
     except AdminError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -7,24 +7,38 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from local.stream_poller import FUNCTION_NAME, StreamPoller
+from local.stream_poller import CLINICS_FUNCTION_NAME, FUNCTION_NAME, EmailPrinter, StreamPoller
 
 
 @pytest.fixture
 def poller(app, aws):
-    """The poller of `make run`, from the stream's end (earlier tests' records are not ours)."""
+    """The pollers of `make run` (visits and clinics streams), from the streams' end (earlier tests'
+    records are not ours), printing each email once."""
     printed = []
-    running = StreamPoller(
-        app.handler_map[FUNCTION_NAME],
-        aws.visits_stream_arn,
-        aws.endpoint,
-        start_at="LATEST",
-        poll_seconds=0.05,
-        first_backoff_seconds=0.05,
-        on_email=printed.append,
-    ).start()
-    yield SimpleNamespace(wait_until_idle=running.wait_until_idle, printed=printed)
-    running.stop()
+    printer = EmailPrinter(printed.append)
+    running = [
+        StreamPoller(
+            app.handler_map[name],
+            stream_arn,
+            aws.endpoint,
+            start_at="LATEST",
+            poll_seconds=0.05,
+            first_backoff_seconds=0.05,
+            printer=printer,
+            function_name=name,
+        ).start()
+        for name, stream_arn in (
+            (FUNCTION_NAME, aws.visits_stream_arn),
+            (CLINICS_FUNCTION_NAME, aws.clinics_stream_arn),
+        )
+    ]
+
+    def wait_until_idle(timeout):
+        return all(each.wait_until_idle(timeout=timeout) for each in running)
+
+    yield SimpleNamespace(wait_until_idle=wait_until_idle, printed=printed)
+    for each in running:
+        each.stop()
 
 
 def answer(api, world, visit_id, response, **extra):
@@ -74,3 +88,21 @@ def test_a_send_that_ses_refuses_is_retried_by_the_poller_and_arrives_once(api, 
     assert poller.wait_until_idle(timeout=15)
     assert ses_refuses[clinic.admin_email] == 0
     assert [email.subject.split(":")[0] for email in inbox(clinic.admin_email)] == ["Cancellation request"]
+
+
+def test_an_email_for_a_clinic_without_address_arrives_once_the_staff_save_one(api, make_clinic, poller, inbox):
+    world = make_clinic(admin_email="")
+    visit_id = world.add_visit("Alex")
+
+    answer(api, world, visit_id, "cancelled", reason="Sick")
+    assert poller.wait_until_idle(timeout=15)
+    assert api.get("/clinic/settings", world.staff_token).data["undelivered_emails"] == 1
+    address = f"desk.{world.clinic_id}@tests.example"
+    saved = api.patch("/clinic/settings", world.staff_token, json_body={"admin_email": f"Front Desk <{address}>"})
+    assert saved.status_code == 200, saved.data
+    assert poller.wait_until_idle(timeout=15)
+
+    [email] = inbox(address)
+    assert "> Sick" in email.text
+    assert api.get("/clinic/settings", world.staff_token).data["undelivered_emails"] == 0
+    assert poller.printed == [email]
