@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Checkov (the stack's security scan) in a virtualenv of its own: its boto3 pin cannot share ours.
+CHECKOV_STAMP := .venv-checkov/.installed
 AXE := tests/browser/node_modules/axe-core/axe.min.js
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -17,6 +19,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $(CHECKOV_STAMP)
 
 # The browser tests drive Debian's Chromium (Playwright cannot download browsers here).
 $(CHROMIUM):
@@ -32,7 +39,7 @@ $(AXE): tests/browser/package.json tests/browser/package-lock.json
 run: $(STAMP)  ## the whole service on the embedded AWS emulator, with demo data
 	exec $(BIN)/python -m local.run
 
-test: $(STAMP) $(CHROMIUM) $(AXE)  ## lint, then the whole suite, browser tests included
+test: $(STAMP) $(CHECKOV_STAMP) $(CHROMIUM) $(AXE)  ## lint, then the whole suite, browser tests and the stack's checkov scan included
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
@@ -40,13 +47,14 @@ test: $(STAMP) $(CHROMIUM) $(AXE)  ## lint, then the whole suite, browser tests 
 screenshots: $(STAMP)  ## docs/scheduling-*.png for the README, taken from the stack of `make run`
 	$(BIN)/python -m tests.browser.screenshots
 
-package: $(STAMP)  ## the stage's SAM template and deployment.zip in out/ (STAGE=dev|prod), checked
+package: $(STAMP) $(CHECKOV_STAMP)  ## the stage's SAM template and deployment.zip in out/ (STAGE=dev|prod), checked
 	rm -rf out
 	$(BIN)/python -m deploy.package --stage $(STAGE) out
 	$(BIN)/python -m deploy.stack out/sam.json
+	$(BIN)/python -m deploy.scan out/sam.json
 
 bench: $(STAMP)  ## requests, items read, latency, imports and bundle size, against budgets
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) out .pytest_cache test-artifacts tests/browser/node_modules bench-results
+	rm -rf $(VENV) .venv-checkov out .pytest_cache test-artifacts tests/browser/node_modules bench-results

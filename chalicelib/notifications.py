@@ -34,12 +34,11 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib import aws, config, inputs, outbox, rules, times
+from chalicelib import aws, config, inputs, outbox, rules, times, tracing
 from chalicelib.domain import PATIENT_ACTOR, ClinicContext
 from chalicelib.errors import BadInput
 from chalicelib.logs import logger
 from chalicelib.models import Clinic
-from chalicelib.tracing import tracer
 
 CANCEL, UNCANCEL = "cancel", "uncancel"
 # The visit's day and time, never the patient: subjects show in inbox lists and notifications.
@@ -305,7 +304,8 @@ def _handle_record(record, ses) -> dict[str, str] | None:
     if action is None:
         return None
     try:
-        return send_or_keep(action, ses, utc_now())
+        with tracing.subsegment("clinic_email", change_id=action.change_id, visit_id=action.visit_id):
+            return send_or_keep(action, ses, utc_now())
     except Exception as error:
         logger.warning(
             "Clinic email not sent yet; its record is reported for retry",
@@ -314,7 +314,6 @@ def _handle_record(record, ses) -> dict[str, str] | None:
         raise
 
 
-@tracer.capture_method
 def handle_visit_changes(event: dict, context=None, ses=None) -> dict:
     """One batch of the visits stream, as Lambda delivers it → `{"batchItemFailures": [...]}`."""
     if context is not None:
@@ -369,12 +368,12 @@ def _handle_clinic_record(record, ses) -> None:
         inputs.parse_mailbox(address)
     except BadInput:
         return  # still not an address: the emails stay kept
-    sent, waiting = send_kept_emails(clinic_id, ses)
+    with tracing.subsegment("kept_emails", clinic_id=clinic_id):
+        sent, waiting = send_kept_emails(clinic_id, ses)
     if sent or waiting:
         logger.info("Kept clinic emails sent after the address was saved", extra={"clinic_id": clinic_id, "sent": sent})
 
 
-@tracer.capture_method
 def handle_clinic_changes(event: dict, context=None, ses=None) -> dict:
     """One batch of the clinics stream → `{"batchItemFailures": [...]}` (a failed send is retried)."""
     if context is not None:
@@ -384,7 +383,6 @@ def handle_clinic_changes(event: dict, context=None, ses=None) -> dict:
     return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
 
 
-@tracer.capture_method
 def report_kept_too_long(now: datetime | None = None) -> int:
     """Every email kept longer than the 30 days the contract promises: an ERROR line each (ids only)
     and one metric with their number, which the stack alarms on. They stay kept, and can still be sent."""

@@ -54,6 +54,17 @@ def running(function: str) -> Iterator[None]:
         _running.reset(token)
 
 
+@contextlib.contextmanager
+def not_counted() -> Iterator[None]:
+    """Calls made inside the block are the test's own (a race it lands in the middle of a function), not
+    the running function's."""
+    token = _running.set(None)
+    try:
+        yield
+    finally:
+        _running.reset(token)
+
+
 def complete_run() -> bool:
     """True when every test module ran with nothing deselected: only then can a permission that no
     recorded call used be called unused."""
@@ -100,7 +111,12 @@ def iam_requests(prefix: str, operation: str, params: dict, region: str) -> list
         return [(f"cognito-idp:{operation}", _arn("cognito-idp", region, f"userpool/{params['UserPoolId']}"), ())]
     if prefix == "ses" and operation in ("SendEmail", "SendRawEmail"):
         sender = parseaddr(params.get("Source") or params.get("FromEmailAddress") or "")[1]
-        return [(f"ses:{operation}", _arn("ses", region, f"identity/{sender}"), (("ses:FromAddress", sender),))]
+        conditions = (("ses:FromAddress", sender),)
+        requests = [(f"ses:{operation}", _arn("ses", region, f"identity/{sender}"), conditions)]
+        if params.get("ConfigurationSetName"):  # SES authorizes the send on the configuration set too
+            configuration_set = _arn("ses", region, f"configuration-set/{params['ConfigurationSetName']}")
+            requests.append((f"ses:{operation}", configuration_set, conditions))
+        return requests
     if prefix == "sqs" and "QueueUrl" in params:
         return [(f"sqs:{operation}", _arn("sqs", region, params["QueueUrl"].rstrip("/").rsplit("/", 1)[-1]), ())]
     return [(f"{prefix}:{operation}", "*", ())]

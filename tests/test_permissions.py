@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CHALICE_DIR = ROOT / ".chalice"
 FUNCTIONS = sorted(json.loads((CHALICE_DIR / "config.json").read_text())["lambda_functions"])
 # What Lambda itself does with a function's role, which no test can see the code do: write its
-# logs, read its stream, send a failed batch to the on-failure queue. Only statements whose Sid
-# starts with "Lambda" may hold these, and they may hold nothing else.
+# logs, read its stream, send a failed batch or event to its queue, send its traces. Only
+# statements whose Sid starts with "Lambda" may hold these, and they may hold nothing else.
 LAMBDA_SERVICE_ACTIONS = {
     "logs:CreateLogStream",
     "logs:PutLogEvents",
@@ -29,7 +29,14 @@ LAMBDA_SERVICE_ACTIONS = {
     "dynamodb:GetShardIterator",
     "dynamodb:ListStreams",
     "sqs:SendMessage",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
 }
+# X-Ray has no resource-level permissions: these actions are the only ones allowed on "*".
+STAR_RESOURCE_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+# What DynamoDB and SQS do with the stack's key on the function's behalf (no test sees it either):
+# statements whose Sid starts with "Key" hold only these, on DataKey, through one service each.
+KEY_ACTIONS = {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"}
 
 pytestmark = pytest.mark.after_all_other_tests
 
@@ -57,7 +64,7 @@ class EmulatorStack:
             "AWS::StackName": stack_name,
             "SenderEmail": settings.sender_email,
         }
-        for kind in ("clinics", "patients", "visits", "idempotency"):
+        for kind in ("clinics", "patients", "visits", "idempotency", "outbox"):
             logical_id = f"{kind.capitalize()}Table"
             table_arn = f"arn:aws:dynamodb:{region}:{aws_calls.ACCOUNT}:table/{settings.table(kind)}"
             self.values.update(
@@ -73,6 +80,9 @@ class EmulatorStack:
                 "UserPool": pool,
                 "UserPool.Arn": f"arn:aws:cognito-idp:{region}:{aws_calls.ACCOUNT}:userpool/{pool}",
                 "EmailFailuresQueue.Arn": (f"arn:aws:sqs:{region}:{aws_calls.ACCOUNT}:{stack_name}-email-failures"),
+                "AsyncFailuresQueue.Arn": (f"arn:aws:sqs:{region}:{aws_calls.ACCOUNT}:{stack_name}-async-failures"),
+                "EmailConfigurationSet": settings.configuration_set,
+                "DataKey.Arn": f"arn:aws:kms:{region}:{aws_calls.ACCOUNT}:key/emulated",
             }
         )
 
@@ -149,8 +159,8 @@ def test_every_permission_of_the_function_is_used_by_some_call(function, stack):
     calls = [c for c in aws_calls.CALLS if c.function == function and c.signed]
     unused = []
     for statement in statements(function, stack):
-        if statement.get("Sid", "").startswith("Lambda"):
-            continue  # used by Lambda itself; see test_lambda_service_statements_hold_only_lambda_service_actions
+        if statement.get("Sid", "").startswith(("Lambda", "Key")):
+            continue  # used by Lambda, DynamoDB, SQS themselves: see the two tests below
         for action in statement["Action"]:
             for resource in statement["Resource"]:
                 one = dict(statement, Action=[action], Resource=[resource])
@@ -170,12 +180,35 @@ def test_lambda_service_statements_hold_only_lambda_service_actions(function, st
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
+def test_key_statements_allow_the_key_only_through_the_services_the_function_uses(function, stack):
+    """A function that calls DynamoDB may use the key through DynamoDB; one whose Lambda statements
+    send to a queue, through SQS; nothing else, and nowhere else."""
+    through = {}
+    for statement in statements(function, stack):
+        if statement.get("Sid", "").startswith("Key"):
+            assert set(statement["Action"]) <= KEY_ACTIONS, statement
+            assert statement["Resource"] == [stack.values["DataKey.Arn"]], statement
+            ((service,),) = [list(statement["Condition"]["StringEquals"].values())]
+            assert list(statement["Condition"]["StringEquals"]) == ["kms:ViaService"], statement
+            through[service.split(".")[0]] = statement
+    calls = {c.action.split(":")[0] for c in aws_calls.CALLS if c.function == function}
+    sends_to_queues = any(
+        "sqs:SendMessage" in s["Action"] for s in statements(function, stack) if s.get("Sid", "").startswith("Lambda")
+    )
+    if function in aws_calls.INVOKED:
+        assert ("dynamodb" in through) == ("dynamodb" in calls), (function, sorted(through))
+    assert ("sqs" in through) == sends_to_queues, (function, sorted(through))
+    assert set(through) <= {"dynamodb", "sqs"}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
 def test_no_wildcard_actions_and_no_star_resources(function):
     document = json.loads(policy_file(function).read_text())
     for statement in document["Statement"]:
         assert statement["Effect"] == "Allow"
         assert not any("*" in action for action in listed(statement["Action"])), statement
-        assert "*" not in listed(statement["Resource"]), statement
+        if "*" in listed(statement["Resource"]):
+            assert set(listed(statement["Action"])) <= STAR_RESOURCE_ACTIONS, statement
 
 
 def test_the_recorder_counts_calls_made_while_a_function_runs_and_nothing_else(aws):
