@@ -134,10 +134,24 @@ def sent_emails() -> list[SentEmail]:
     from moto.backends import get_backend
     from moto.core import DEFAULT_ACCOUNT_ID
 
-    return [_decoded(message) for message in list(get_backend("ses")[DEFAULT_ACCOUNT_ID][REGION].sent_messages)]
+    messages = list(get_backend("ses")[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
+    return [_decoded(message) for message in messages]
+
+
+_DECODED: dict[str, SentEmail] = {}
 
 
 def _decoded(message) -> SentEmail:
+    """Each message is decoded once (the tests and the pollers read the whole list again and again)."""
+    key = getattr(message, "id", None)
+    if key is None:
+        return _decode(message)
+    if key not in _DECODED:
+        _DECODED[key] = _decode(message)
+    return _DECODED[key]
+
+
+def _decode(message) -> SentEmail:
     raw = getattr(message, "raw_data", None)
     if raw is None:  # SendEmail with simple content: moto keeps one body only
         to = tuple(message.destinations.get("ToAddresses", []))
