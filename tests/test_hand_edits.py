@@ -10,7 +10,8 @@ import uuid
 
 import pytest
 
-from chalicelib.models import Clinic, Visit
+from chalicelib.models import Clinic, Patient, Visit
+from tests import bodies
 from tests.test_emails import cancel
 
 JUNK = "?? 48 hours <not this>"
@@ -252,7 +253,6 @@ def test_an_unreadable_field_is_logged_once_as_a_warning_naming_table_key_and_fi
 
 def test_a_version_typed_wrong_does_not_stop_staff_from_scheduling_or_saving(api, clinic, raw_write):
     raw_write(Clinic.Meta.table_name, {"clinic_id": clinic.clinic_id}, "version", {"S": "3"})
-    from tests import bodies
 
     scheduled = api.post("/clinic/sessions", clinic.staff_token, json_body=bodies.new_visit(clinic.patients["Alex"]))
     saved = api.patch("/clinic/settings", clinic.staff_token, json_body={"phone": "(555) 010-4321"})
@@ -261,3 +261,16 @@ def test_a_version_typed_wrong_does_not_stop_staff_from_scheduling_or_saving(api
     assert scheduled.status_code == 201, scheduled.data
     assert saved.status_code == 200 and again.status_code == 200
     assert raw_write.read(Clinic.Meta.table_name, {"clinic_id": clinic.clinic_id})["version"] == {"N": "2"}
+
+
+@pytest.mark.parametrize("field, stored", cases(["email", "created_at"]) + cases(["name"], TEXT_ONLY))
+def test_a_patient_field_typed_wrong_keeps_the_portal_and_the_patient_list_up(field, stored, api, clinic_of, raw_write):
+    clinic = clinic_of(f"patient.{field}")
+    raw_write(Patient.Meta.table_name, {"patient_id": clinic.patients["Alex"]}, field, stored)
+
+    me = api.get("/portal/me", clinic.token_for("Alex"))
+    listed = api.get("/clinic/patients", clinic.staff_token)
+
+    assert me.status_code == 200 and me.data["patient"]["id"] == clinic.patients["Alex"]
+    assert listed.status_code == 200
+    assert [p["id"] for p in listed.data["patients"]] == [clinic.patients["Alex"]]
