@@ -1,9 +1,11 @@
 """The clinic's emails: a patient's cancel or un-cancel, read off the visits table's stream, sent by SES.
 
+`email_clinic` is one of the consumers `visit_stream` hands each stream record to.
+
 `decide` reads one stream record's old and new images and nothing else, so a record that
 needs no email costs no AWS call. A send is idempotent per patient action (Powertools'
-idempotency, keyed by the visit's `change_id`) and failures are reported per
-record (Powertools' batch processor), so a retried batch re-sends nothing already sent.
+idempotency, keyed by the visit's `change_id`), so a redelivered or retried record re-sends
+nothing already sent.
 
 An email that cannot be sent as things stand (no clinic address, one that is not an address,
 one SES refuses for good) is kept in the outbox (`chalicelib/outbox.py`) instead of failing the
@@ -34,7 +36,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib import aws, config, inputs, outbox, rules, times, tracing
+from chalicelib import aws, config, inputs, outbox, rules, stream_images, times, tracing
 from chalicelib.domain import PATIENT_ACTOR, ClinicContext
 from chalicelib.errors import BadInput
 from chalicelib.logs import logger
@@ -108,19 +110,14 @@ class Undeliverable(Exception):
 def decide(record: dict) -> PatientAction | None:
     """The email a stream record calls for, from its images alone; None for every other change.
 
-    Only a patient's own write emails: it sets `changed_by` to "patient" and a new `change_id`.
-    Staff, the seeder and console edits leave one or the other as it was.
+    Only a patient's own write emails (`stream_images.writer` is the patient: a new stamp with
+    `changed_by` "patient"). Staff, the service and console edits never email.
     """
-    if record.get("eventName") != "MODIFY":
-        return None  # a new item is the clinic's own record; a removed one has no patient action
-    change = record.get("dynamodb") or {}
-    old, new = change.get("OldImage") or {}, change.get("NewImage") or {}
-    if _text(new, "changed_by") != PATIENT_ACTOR:
+    if record.get("eventName") != stream_images.MODIFY or stream_images.writer(record) != PATIENT_ACTOR:
         return None
-    change_id = _text(new, "change_id")
-    if not change_id or change_id == _text(old, "change_id"):
-        return None
-    before, after = _text(old, "patient_response"), _text(new, "patient_response")
+    old, new = stream_images.images(record)
+    text = stream_images.text
+    before, after = text(old, "patient_response"), text(new, "patient_response")
     if after == _CANCELLED and before != _CANCELLED:
         kind, reason_from = CANCEL, new
     elif before == _CANCELLED and "patient_response" not in new:
@@ -129,31 +126,17 @@ def decide(record: dict) -> PatientAction | None:
         return None  # a confirmation, or its removal
     return PatientAction(
         kind=kind,
-        change_id=change_id,
-        clinic_id=_text(new, "clinic_id") or "",
-        patient_id=_text(new, "patient_id") or "",
-        visit_id=_text(new, "visit_id") or "",
-        patient_name=_text(new, "patient_name") or "",
-        starts_at=_text(new, "starts_at") or "",
-        provider=_text(new, "provider") or "",
-        location=_text(new, "location") or "",
-        acted_at=_text(new, "changed_at") or _instant_of(change.get("ApproximateCreationDateTime")),
-        reason=(_text(reason_from, "cancel_reason") or "").strip(),
+        change_id=text(new, "change_id"),
+        clinic_id=text(new, "clinic_id") or "",
+        patient_id=text(new, "patient_id") or "",
+        visit_id=text(new, "visit_id") or "",
+        patient_name=text(new, "patient_name") or "",
+        starts_at=text(new, "starts_at") or "",
+        provider=text(new, "provider") or "",
+        location=text(new, "location") or "",
+        acted_at=stream_images.written_at(record),
+        reason=(text(reason_from, "cancel_reason") or "").strip(),
     )
-
-
-def _text(image, name: str) -> str | None:
-    """A string attribute of a raw DynamoDB image; None when absent or of another type (console edits)."""
-    value = image.get(name) if isinstance(image, dict) else None
-    text = value.get("S") if isinstance(value, dict) else None
-    return text if isinstance(text, str) else None
-
-
-def _instant_of(epoch_seconds) -> str:
-    try:
-        return times.format_instant(datetime.fromtimestamp(float(epoch_seconds), tz=UTC))
-    except (TypeError, ValueError, OverflowError):
-        return ""
 
 
 # --- The email itself ------------------------------------------------------------------
@@ -298,14 +281,16 @@ def send_or_keep(action: PatientAction, ses, now: datetime) -> dict[str, str] | 
     return None
 
 
-def _handle_record(record, ses) -> dict[str, str] | None:
-    """One visits-stream record: the email it calls for, sent or kept. Raises to have it retried."""
-    action = decide(record.raw_event)
+def email_clinic(record: dict) -> dict[str, str] | None:
+    """The visits-stream consumer: one record → the clinic's email it calls for, sent once, or kept
+    when it cannot be sent as things stand. Raises (so the record is retried) when a send that could
+    succeed failed."""
+    action = decide(record)
     if action is None:
         return None
     try:
         with tracing.subsegment("clinic_email", change_id=action.change_id, visit_id=action.visit_id):
-            return send_or_keep(action, ses, utc_now())
+            return send_or_keep(action, aws.sesv2(), utc_now())
     except Exception as error:
         logger.warning(
             "Clinic email not sent yet; its record is reported for retry",
@@ -314,13 +299,10 @@ def _handle_record(record, ses) -> dict[str, str] | None:
         raise
 
 
-def handle_visit_changes(event: dict, context=None, ses=None) -> dict:
-    """One batch of the visits stream, as Lambda delivers it → `{"batchItemFailures": [...]}`."""
+def register_invocation(context) -> None:
+    """An interrupted send's in-progress lock lasts as long as the invocation, not longer."""
     if context is not None:
-        _IDEMPOTENCY.register_lambda_context(context)  # an interrupted send's lock lasts as long as the invocation
-    processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
-    handle = functools.partial(_handle_record, ses=ses or aws.sesv2())
-    return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+        _IDEMPOTENCY.register_lambda_context(context)
 
 
 # --- Kept emails: sent once a valid address is saved --------------------------------------
@@ -360,8 +342,8 @@ def _valid_admin_address(clinic_id: str) -> bool:
 
 def _handle_clinic_record(record, ses) -> None:
     """A clinic saved with a valid admin_email (by staff, or by hand in the console): its kept emails go."""
-    image = (record.raw_event.get("dynamodb") or {}).get("NewImage") or {}
-    clinic_id, address = _text(image, "clinic_id"), _text(image, "admin_email")
+    _, image = stream_images.images(record.raw_event)
+    clinic_id, address = stream_images.text(image, "clinic_id"), stream_images.text(image, "admin_email")
     if not clinic_id or not address:
         return
     try:
@@ -376,8 +358,7 @@ def _handle_clinic_record(record, ses) -> None:
 
 def handle_clinic_changes(event: dict, context=None, ses=None) -> dict:
     """One batch of the clinics stream → `{"batchItemFailures": [...]}` (a failed send is retried)."""
-    if context is not None:
-        _IDEMPOTENCY.register_lambda_context(context)
+    register_invocation(context)
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
     handle = functools.partial(_handle_clinic_record, ses=ses or aws.sesv2())
     return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)

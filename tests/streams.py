@@ -69,16 +69,6 @@ def stream_record(old=None, new=None, event_name=None):
     }
 
 
-@pytest.fixture
-def deliver(client):
-    """Invokes the stream handler with one batch, as the event source mapping does."""
-
-    def invoke(*records):
-        return client.lambda_.invoke("clinic_emails", {"Records": list(records)}).payload
-
-    return invoke
-
-
 def clinic_record(new, old=None, event_name=None):
     """A record of the clinics table's stream (NEW_IMAGE): the clinic item as saved."""
     change = {

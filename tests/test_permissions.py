@@ -64,7 +64,7 @@ class EmulatorStack:
             "AWS::StackName": stack_name,
             "SenderEmail": settings.sender_email,
         }
-        for kind in ("clinics", "patients", "visits", "idempotency", "outbox"):
+        for kind in config.TABLE_KINDS:
             logical_id = f"{kind.capitalize()}Table"
             table_arn = f"arn:aws:dynamodb:{region}:{aws_calls.ACCOUNT}:table/{settings.table(kind)}"
             self.values.update(
@@ -79,7 +79,7 @@ class EmulatorStack:
             {
                 "UserPool": pool,
                 "UserPool.Arn": f"arn:aws:cognito-idp:{region}:{aws_calls.ACCOUNT}:userpool/{pool}",
-                "EmailFailuresQueue.Arn": (f"arn:aws:sqs:{region}:{aws_calls.ACCOUNT}:{stack_name}-email-failures"),
+                "StreamFailuresQueue.Arn": (f"arn:aws:sqs:{region}:{aws_calls.ACCOUNT}:{stack_name}-stream-failures"),
                 "AsyncFailuresQueue.Arn": (f"arn:aws:sqs:{region}:{aws_calls.ACCOUNT}:{stack_name}-async-failures"),
                 "EmailConfigurationSet": settings.configuration_set,
                 "DataKey.Arn": f"arn:aws:kms:{region}:{aws_calls.ACCOUNT}:key/emulated",
