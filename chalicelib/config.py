@@ -9,11 +9,12 @@ service at one of them.
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_TABLE_PREFIX = "portal-dev"
 # Every table the service uses, by kind; `<prefix>-<kind>` unless `<KIND>_TABLE` names it.
-TABLE_KINDS = ("clinics", "patients", "visits", "idempotency")
+TABLE_KINDS = ("clinics", "patients", "visits", "idempotency", "calendar-feeds")
 
 
 @dataclass(frozen=True)
@@ -26,9 +27,20 @@ class Settings:
     issuer: str = ""
     jwks_url: str = ""
     sender_email: str = ""
+    # The API's public base URL (a custom domain, e.g. https://portal.clinic.example); empty:
+    # built from each request (app.py), which is right for the API Gateway address itself.
+    public_url: str = ""
 
     def table(self, kind: str) -> str:
         return self.tables[kind]
+
+    @property
+    def calendar_domain(self) -> str:
+        """The right-hand side of every calendar event's UID: the domain of the sender address.
+        Every deployment has one and it never changes, so UIDs stay stable even if the portal
+        moves to another web address."""
+        _, at, domain = parseaddr(self.sender_email)[1].rpartition("@")
+        return domain.strip().lower() if at and domain.strip() else "client-portal.invalid"
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -46,12 +58,18 @@ class Settings:
             # key URL is configurable apart from the issuer.
             jwks_url=environ.get("JWKS_URL") or f"{issuer}/.well-known/jwks.json",
             sender_email=environ.get("SENDER_EMAIL", ""),
+            public_url=environ.get("PUBLIC_URL", "").strip(),
         )
 
 
 def table_names(prefix: str, explicit: Mapping[str, str] = {}) -> dict[str, str]:  # noqa: B006 (read only)
     """`<prefix>-<kind>` for each table, unless `<KIND>_TABLE` in `explicit` names it."""
-    return {kind: explicit.get(f"{kind.upper()}_TABLE") or f"{prefix}-{kind}" for kind in TABLE_KINDS}
+    return {kind: explicit.get(table_variable(kind)) or f"{prefix}-{kind}" for kind in TABLE_KINDS}
+
+
+def table_variable(kind: str) -> str:
+    """The environment variable that names a kind's table: `CALENDAR_FEEDS_TABLE` for `calendar-feeds`."""
+    return f"{kind.upper().replace('-', '_')}_TABLE"
 
 
 class NotBound(RuntimeError):

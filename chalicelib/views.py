@@ -92,3 +92,7 @@ def me_view(profile: PatientProfile) -> dict:
 
 def patient_view(patient: Patient) -> dict:
     return {"id": patient.patient_id, "name": patient.name, "email": patient.email}
+
+
+def feed_view(url: str) -> dict:
+    return {"url": url}

@@ -57,8 +57,8 @@ class EmulatorStack:
             "AWS::StackName": stack_name,
             "SenderEmail": settings.sender_email,
         }
-        for kind in ("clinics", "patients", "visits", "idempotency"):
-            logical_id = f"{kind.capitalize()}Table"
+        for kind in config.TABLE_KINDS:
+            logical_id = "".join(part.capitalize() for part in kind.split("-")) + "Table"
             table_arn = f"arn:aws:dynamodb:{region}:{aws_calls.ACCOUNT}:table/{settings.table(kind)}"
             self.values.update(
                 {

@@ -13,8 +13,9 @@ import pytest
 
 from chalicelib.accounts import PASSWORD_POLICY
 from chalicelib.auth import STAFF_GROUP
+from chalicelib.config import TABLE_KINDS, table_variable
 from chalicelib.domain import PATIENT_ACTOR
-from chalicelib.models import Clinic, Patient, Visit
+from chalicelib.models import CalendarFeed, Clinic, Patient, Visit
 from deploy import package as packaging
 from deploy import stack
 from local.gateway import UNAUTHORIZED_BODY
@@ -27,6 +28,7 @@ TABLES = {
     "patients": "PatientsTable",
     "visits": "VisitsTable",
     "idempotency": "IdempotencyTable",
+    "calendar-feeds": "CalendarFeedsTable",
 }
 
 
@@ -92,7 +94,8 @@ def key_schema(keys):
 
 
 def test_the_tables_keys_and_indexes_are_the_pynamodb_models(resources, aws):
-    for model, logical_id in ((Clinic, "ClinicsTable"), (Patient, "PatientsTable"), (Visit, "VisitsTable")):
+    models = ((Clinic, "ClinicsTable"), (Patient, "PatientsTable"), (Visit, "VisitsTable"))
+    for model, logical_id in (*models, (CalendarFeed, "CalendarFeedsTable")):
         schema = model._get_schema()
         table = resources[logical_id]["Properties"]
         assert key_schema(table["KeySchema"]) == key_schema(schema["key_schema"]), logical_id
@@ -127,7 +130,7 @@ def test_every_table_is_on_demand_and_kept_when_the_stack_goes(resources):
         table = resources[logical_id]
         assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain", logical_id
         assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST", logical_id
-    for logical_id in ("ClinicsTable", "PatientsTable", "VisitsTable"):
+    for logical_id in ("ClinicsTable", "PatientsTable", "VisitsTable", "CalendarFeedsTable"):
         assert resources[logical_id]["Properties"]["PointInTimeRecoverySpecification"] == {
             "PointInTimeRecoveryEnabled": True
         }
@@ -136,13 +139,14 @@ def test_every_table_is_on_demand_and_kept_when_the_stack_goes(resources):
 
 
 def test_the_table_names_are_the_ones_the_code_computes(resources):
+    assert set(TABLES) == set(TABLE_KINDS)
     for kind, logical_id in TABLES.items():
         assert resources[logical_id]["Properties"]["TableName"] == {"Fn::Sub": f"${{AWS::StackName}}-{kind}"}
     for function in ("APIHandler", "CognitoIdToken", "ClinicEmails"):
         variables = resources[function]["Properties"]["Environment"]["Variables"]
         assert variables["TABLE_PREFIX"] == {"Ref": "AWS::StackName"}
         for kind, logical_id in TABLES.items():
-            assert variables[f"{kind.upper()}_TABLE"] == {"Ref": logical_id}
+            assert variables[table_variable(kind)] == {"Ref": logical_id}
 
 
 # --- Logins ----------------------------------------------------------------------------------
@@ -178,6 +182,7 @@ def test_the_pool_and_client_ids_reach_every_function_as_environment_variables(r
         assert variables["USER_POOL_ID"] == {"Ref": "UserPool"}
         assert variables["APP_CLIENT_ID"] == {"Ref": "PortalClient"}
         assert variables["SENDER_EMAIL"] == {"Ref": "SenderEmail"}
+        assert variables["PUBLIC_URL"] == {"Ref": "PublicUrl"}
 
 
 # --- The stream ------------------------------------------------------------------------------
@@ -318,7 +323,8 @@ def test_the_login_routes_are_throttled_harder_than_the_rest(resources, api_body
 def test_the_bundle_carries_the_app_and_its_runtime_dependencies_only(packaged):
     with zipfile.ZipFile(packaged["out"] / "deployment.zip") as bundle:
         top = {name.split("/", 1)[0] for name in bundle.namelist()}
-    assert {"app.py", "chalicelib", "pynamodb", "jwt", "aws_lambda_powertools", "tzdata", "boto3"} <= top
+    runtime = {"pynamodb", "jwt", "aws_lambda_powertools", "tzdata", "boto3", "icalendar", "dateutil"}
+    assert {"app.py", "chalicelib", *runtime} <= top
     for unwanted in (
         "moto",
         "pytest",
