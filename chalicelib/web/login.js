@@ -2,6 +2,7 @@
 // logged-out and the logged-in view.
 
 import { ApiError, NetworkError, request } from './api.js';
+import { resetCalendar } from './calendar.js';
 import { closeCancelDialog } from './dialogs.js';
 import { $, clearMessage, showMessage } from './dom.js';
 import { MESSAGES } from './messages.js';
@@ -40,6 +41,7 @@ function resetPortal() {
   state.range = null;
   state.timezone = null;
   closeCancelDialog();
+  resetCalendar();
   clearMessage($('#portal-message'));
   $('#clinic-name').textContent = 'Client portal';
   document.title = 'Scheduling – Client portal';

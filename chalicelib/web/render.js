@@ -1,6 +1,7 @@
 // The visit tables, rebuilt from the page state, and keyboard focus put back after a rebuild.
 // API data goes in through el() only (textContent / setAttribute), never innerHTML.
 
+import { calendarLink, offersCalendarFile } from './calendar.js';
 import { $, el } from './dom.js';
 import { clinicNow, formatDate, isPast, plural, statusLabel } from './format.js';
 import { MESSAGES } from './messages.js';
@@ -33,7 +34,7 @@ const ACTION_BUTTONS = {
   change: { text: 'Change', className: 'button--link' },
 };
 
-function buildStatusCell(visit, describedBy) {
+function buildStatusCell(visit, describedBy, past) {
   const cell = el('td', { className: 'status-cell', attrs: { 'data-label': 'Status' } });
   // One wrapper, so the status and its buttons stay together in the narrow card layout.
   const body = el('div', { className: 'status-body' });
@@ -47,6 +48,7 @@ function buildStatusCell(visit, describedBy) {
     }
     body.append(' ', group);
   }
+  if (offersCalendarFile(visit, past)) body.append(' ', calendarLink(visit, describedBy));
   cell.append(body);
   return cell;
 }
@@ -69,7 +71,7 @@ function buildRow(visit, past) {
     timeCell,
     el('td', { text: String(visit.provider ?? ''), attrs: { 'data-label': 'Provider' } }),
     el('td', { text: String(visit.location ?? ''), attrs: { 'data-label': 'Location' } }),
-    buildStatusCell(visit, `${dateId} ${timeId}`),
+    buildStatusCell(visit, `${dateId} ${timeId}`, past),
   );
   return row;
 }
