@@ -14,7 +14,7 @@ from email.utils import parseaddr
 DEFAULT_REGION = "us-east-1"
 DEFAULT_TABLE_PREFIX = "portal-dev"
 # Every table the service uses, by kind; `<prefix>-<kind>` unless `<KIND>_TABLE` names it.
-TABLE_KINDS = ("clinics", "patients", "visits", "idempotency", "calendar-feeds")
+TABLE_KINDS = ("clinics", "patients", "visits", "history", "idempotency", "calendar-feeds")
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,7 @@ class EmulatorStack:
             {
                 "UserPool": pool,
                 "UserPool.Arn": f"arn:aws:cognito-idp:{region}:{aws_calls.ACCOUNT}:userpool/{pool}",
-                "EmailFailuresQueue.Arn": (f"arn:aws:sqs:{region}:{aws_calls.ACCOUNT}:{stack_name}-email-failures"),
+                "StreamFailuresQueue.Arn": (f"arn:aws:sqs:{region}:{aws_calls.ACCOUNT}:{stack_name}-stream-failures"),
             }
         )
 

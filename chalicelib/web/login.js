@@ -5,6 +5,7 @@ import { ApiError, NetworkError, request } from './api.js';
 import { resetCalendar } from './calendar.js';
 import { closeCancelDialog } from './dialogs.js';
 import { $, clearMessage, showMessage } from './dom.js';
+import { forgetHistories } from './history.js';
 import { MESSAGES } from './messages.js';
 import { clearTokens, saveTokens } from './session.js';
 import { state } from './state.js';
@@ -42,6 +43,7 @@ function resetPortal() {
   state.timezone = null;
   closeCancelDialog();
   resetCalendar();
+  forgetHistories();
   clearMessage($('#portal-message'));
   $('#clinic-name').textContent = 'Client portal';
   document.title = 'Scheduling – Client portal';
