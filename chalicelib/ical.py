@@ -1,9 +1,9 @@
 """Visits as iCalendar (RFC 5545): the one place that turns a visit into a calendar event.
 
 The per-visit file (`GET /portal/sessions/{id}/calendar.ics`), the private feed
-(`GET /cal/{secret}.ics`) and the reminder email's attachment all use `visit_event`, so a visit
-is the same event wherever a patient's calendar got it from: one UID, a SEQUENCE that grows with
-every change, times in UTC. The icalendar library writes the text (CRLF line ends, lines folded
+(`GET /cal/{secret}.ics`) and, once reminders are sent, their attachment use `visit_event`, so
+a visit is the same event wherever a patient's calendar got it from: one UID, a SEQUENCE that
+grows with every change, times in UTC. The icalendar library writes the text (CRLF line ends, lines folded
 at 75 octets, `,`, `;`, `\\` and newlines escaped).
 
 An event says no more than a calendar needs (HIPAA's minimum necessary): when, where, the
