@@ -31,8 +31,11 @@ from chalice import (
 from chalicelib import (
     accounts,
     auth,
+    calendar_feeds,
     email_events,
     errors,
+    http_cache,
+    ical,
     inputs,
     notifications,
     rules,
@@ -57,6 +60,13 @@ PACKAGING_STREAM_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/replaced-b
 PACKAGING_CLINICS_STREAM_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/replaced-by-merge-template-2/stream/0"
 PACKAGING_TOPIC = "replaced-by-merge-template"
 _VISIT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Calendar apps poll a feed (hourly at best); a copy this young is served from their own cache,
+# and "Stop sharing" reaches even such a copy within five minutes. Shared caches keep none.
+FEED_CACHE_CONTROL = "private, max-age=300"
+CALENDAR_TYPE = "text/calendar; charset=utf-8"
+_HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$")
+_ROUTE_PREFIX = re.compile(r"^(/[A-Za-z0-9._~-]+)*$")
+_LOOPBACK = {"127.0.0.1", "localhost", "[::1]"}
 _HTTP_ERRORS = {
     errors.BadInput: BadRequestError,
     errors.NotAuthenticated: UnauthorizedError,
@@ -147,8 +157,67 @@ def visit_id_from(value: str) -> str:
     return value
 
 
-def created(payload) -> Response:
-    return Response(body=payload, status_code=201)
+def created(payload, headers=None) -> Response:
+    return Response(body=payload, status_code=201, headers=headers or {})
+
+
+def public_url(path: str) -> str:
+    """An absolute address of this API: the deployment's PUBLIC_URL (a custom domain) when set,
+    otherwise where this request came in (its host, and the stage or base path before our
+    routes). Called only from a route without path parameters, whose own path is its route."""
+    configured = runtime.ensure_bound().public_url
+    if configured:
+        return configured.rstrip("/") + path
+    request = app.current_request
+    host = request.headers.get("host") or ""
+    if not _HOST.match(host):
+        host = request.context.get("domainName") or "localhost"
+    scheme = request.headers.get("x-forwarded-proto")
+    if scheme not in ("http", "https"):
+        scheme = "http" if host.rsplit(":", 1)[0] in _LOOPBACK else "https"
+    # API Gateway's own domain puts the stage first (/api/portal/...), a custom domain its base
+    # path, `chalice local` nothing: whatever the gateway saw before the route.
+    seen = request.context.get("path") or ""
+    prefix = seen[: -len(request.path)] if seen.endswith(request.path) else ""
+    if not _ROUTE_PREFIX.match(prefix):
+        prefix = ""
+    return f"{scheme}://{host}{prefix}{path}"
+
+
+def feed_secret_from(name: str) -> str:
+    """`<secret>.ics` → the secret; any other name is an unknown feed."""
+    if not name.endswith(".ics"):
+        raise errors.NotFound(calendar_feeds.UNKNOWN_FEED)
+    return name.removesuffix(".ics")
+
+
+def calendar_download(file: ical.CalendarFile) -> Response:
+    return Response(
+        body=file.body,
+        headers={
+            "Content-Type": CALENDAR_TYPE,
+            "Content-Disposition": f'attachment; filename="{file.filename}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+def calendar_feed_response(body: str, last_modified: datetime, now: datetime) -> Response:
+    """The feed with its validators; 304 without a body when the client's copy is current."""
+    etag = http_cache.strong_etag(body.encode("utf-8"))
+    headers = {
+        "Content-Type": CALENDAR_TYPE,
+        "ETag": etag,
+        "Last-Modified": http_cache.http_date(last_modified),
+        "Cache-Control": FEED_CACHE_CONTROL,
+        "X-Content-Type-Options": "nosniff",
+        "X-Robots-Tag": "noindex, nofollow",
+        "Referrer-Policy": "no-referrer",
+    }
+    if http_cache.not_modified(app.current_request.headers, etag, last_modified, now):
+        return Response(body="", status_code=304, headers=headers)
+    return Response(body=body, headers=headers)
 
 
 # --- Public ----------------------------------------------------------------------------
@@ -205,6 +274,33 @@ def change_answer(visit_id, identity):
 @api("/portal/sessions/{visit_id}/history", role=auth.Role.PATIENT)
 def my_visit_history(visit_id, identity):
     return views.patient_history_view(scheduling.patient_history(identity, visit_id_from(visit_id)))
+
+
+@api("/portal/sessions/{visit_id}/calendar.ics", role=auth.Role.PATIENT)
+def visit_calendar_file(visit_id, identity):
+    return calendar_download(ical.visit_file(scheduling.patient_visit(identity, visit_id_from(visit_id))))
+
+
+@api("/portal/calendar-feed", methods=["POST"], role=auth.Role.PATIENT)
+def new_calendar_feed(identity):
+    secret = calendar_feeds.new_feed(identity, utc_now())
+    return created(views.feed_view(public_url(f"/cal/{secret}.ics")), headers={"Cache-Control": "no-store"})
+
+
+@api("/portal/calendar-feed", methods=["DELETE"], role=auth.Role.PATIENT)
+def stop_calendar_feed(identity):
+    calendar_feeds.stop_feed(identity)
+    return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
+
+
+# --- The calendar feed: no login (calendar apps cannot log in); the secret is the key ------
+
+
+@api("/cal/{feed}", methods=["GET", "HEAD"])
+def calendar_feed(feed):
+    now = utc_now()
+    found = calendar_feeds.feed_schedule(feed_secret_from(feed), now)
+    return calendar_feed_response(ical.feed_calendar(found.schedule), found.last_modified, now)
 
 
 # --- Clinic staff ----------------------------------------------------------------------

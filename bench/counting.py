@@ -54,6 +54,7 @@ class Tally:
         self.calls: Counter = Counter()  # (service id, operation) -> API calls
         self.examined = 0  # items DynamoDB read to answer (ScannedCount; key reads: the items found)
         self.returned = 0  # items DynamoDB returned (Count; key reads: the items found)
+        self.bytes_received = 0  # bytes of DynamoDB's answers (the HTTP bodies)
 
     def requests(self, service: str | None = None) -> int:
         return sum(n for (svc, _), n in self.calls.items() if service is None or svc == service)
@@ -123,10 +124,12 @@ class RequestCounter:
         if service != "dynamodb" or not parsed or getattr(http_response, "status_code", 500) >= 300:
             return
         examined, returned = _items_read(operation, parsed)
+        received = len(getattr(http_response, "content", b"") or b"")
         with self._lock:
             for tally in (self.total, *self._open):
                 tally.examined += examined
                 tally.returned += returned
+                tally.bytes_received += received
 
 
 class JwksFetches:

@@ -26,7 +26,7 @@ from pathlib import Path
 from chalice.test import Client
 
 from app import app
-from bench import footprint, seed, stream
+from bench import feed, footprint, seed, stream
 from bench.counting import JwksFetches, RequestCounter
 from bench.replay import Replay
 from bench.seed import TIMEZONE
@@ -59,6 +59,7 @@ BUDGETS = [
     ("history_writes_per_record", 1, "history writes for one stream record (a redelivery adds none)"),
     ("history_requests", 2, "DynamoDB requests, one GET /portal/sessions/{id}/history (visit + clinic, one Query)"),
     ("history_read_amplification", 1.1, "items examined ÷ returned, reading a visit's history"),
+    ("feed_requests", 3, "DynamoDB requests, one GET /cal/{secret}.ics (worst of both table sizes)"),
     ("overhead_ratio", 2.0, "our GET /portal/sessions ÷ bare pynamodb query, medians, DynamoDB replayed"),
     ("import_ratio", 2.5, "cold `import app` ÷ cold `import chalice, boto3`, medians"),
 ]
@@ -69,6 +70,11 @@ REPORTED = [
     ("emails_per_s", "clinic emails sent per second by the stream handler"),
     ("history_ms", "GET /portal/sessions/{id}/history, 12 events, ms (emulator answering)"),
     ("import_ms", "cold `import app`, ms, median"),
+    ("feed_bytes_per_visit", "calendar feed bytes per visit in it (125 visits, every status)"),
+    ("feed_dynamodb_bytes_per_visit", "bytes DynamoDB sent per visit for one feed poll"),
+    ("feed_requests_304", "DynamoDB requests of a feed poll answered 304 (If-None-Match)"),
+    ("feed_read_amplification", "items examined ÷ returned, one feed poll"),
+    ("feed_ms_p50", "GET /cal/{secret}.ics, 125 visits, ms, median (emulator answering)"),
     ("bundle_mib", "Lambda bundle, zipped, MiB"),
     ("bare_query_ms_p50", "the bare pynamodb query alone, ms, median (emulator answering)"),
     ("overhead_ratio_emulator", "overhead ratio with the emulator answering both sides"),
@@ -81,6 +87,7 @@ REPORTED = [
     ("read_amplification_small", "items examined ÷ returned, before the filler"),
     ("list_requests_100k", "DynamoDB requests, one GET at 100,000 items"),
     ("respond_requests_100k", "DynamoDB requests, one PUT at 100,000 items"),
+    ("feed_requests_100k", "DynamoDB requests, one feed poll at 100,000 items"),
     ("list_ms_p50_100k", "GET at 100,000 items, ms, median (moto walks the table per Query)"),
     ("bare_query_ms_p50_100k", "bare query at 100,000 items, ms, median (the same walk)"),
     ("table_visits", "items in the visits table for the 100k figures"),
@@ -317,6 +324,16 @@ def with_dynamodb_replayed(portal: Portal, counter, replay: Replay) -> dict:
     }
 
 
+def feed_figures(service: Service, counter, portal: Portal) -> dict:
+    """One patient's calendar feed: requests and bytes per poll (bench/feed.py)."""
+    # The feed covers 30 days back to 180 ahead: the 100 listed visits and the 25 just after the list's range.
+    expected = seed.LISTED_IN_RANGE + seed.LISTED_OUT_OF_RANGE // 2
+    try:
+        return feed.measure(service.client, counter, portal.listed, expected)
+    except feed.FeedBroken as broken:
+        raise Broken(str(broken)) from None
+
+
 def at_100k_visits(portal: Portal, counter, now: datetime, region: str) -> dict:
     """100,000 visits across many clinics and patients: what must stay flat as clinics grow."""
     started = time.perf_counter()
@@ -361,7 +378,13 @@ def measure(counter: RequestCounter, jwks: JwksFetches, replay: Replay) -> dict:
         figures["respond_ms_p50"] = median(answered["ms"])
         figures.update(stream_figures(service, counter, data))
         figures.update(history_figures(portal, counter, figures))
+        figures.update(feed_figures(service, counter, portal))
         figures.update(at_100k_visits(portal, counter, now, region))
+        try:
+            figures["feed_requests_100k"] = feed.requests_at(service.client, counter, figures.pop("feed_path"))
+        except feed.FeedBroken as broken:
+            raise Broken(str(broken)) from None
+        figures["feed_requests"] = max(figures["feed_requests_small"], figures["feed_requests_100k"])
         figures["list_requests"] = max(figures["list_requests_small"], figures["list_requests_100k"])
         figures["respond_requests"] = max(answered["max_requests"], figures["respond_requests_100k"])
         figures["jwks_fetches_warm"] = jwks.count - warm_from

@@ -9,12 +9,13 @@ service at one of them.
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_TABLE_PREFIX = "portal-dev"
 DEFAULT_METRICS_NAMESPACE = "ClientPortal"
 # Every table the service uses, by kind; `<prefix>-<kind>` unless `<KIND>_TABLE` names it.
-TABLE_KINDS = ("clinics", "patients", "visits", "history", "idempotency", "outbox")
+TABLE_KINDS = ("clinics", "patients", "visits", "history", "idempotency", "calendar-feeds", "outbox")
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,20 @@ class Settings:
     sender_email: str = ""
     configuration_set: str = ""  # the SES configuration set every clinic email names (TLS, events)
     metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
+    # The API's public base URL (a custom domain, e.g. https://portal.clinic.example); empty:
+    # built from each request (app.py), which is right for the API Gateway address itself.
+    public_url: str = ""
 
     def table(self, kind: str) -> str:
         return self.tables[kind]
+
+    @property
+    def calendar_domain(self) -> str:
+        """The right-hand side of every calendar event's UID: the domain of the sender address.
+        Every deployment has one and it never changes, so UIDs stay stable even if the portal
+        moves to another web address."""
+        _, at, domain = parseaddr(self.sender_email)[1].rpartition("@")
+        return domain.strip().lower() if at and domain.strip() else "client-portal.invalid"
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -51,12 +63,18 @@ class Settings:
             sender_email=environ.get("SENDER_EMAIL", ""),
             configuration_set=environ.get("SES_CONFIGURATION_SET", ""),
             metrics_namespace=environ.get("METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE,
+            public_url=environ.get("PUBLIC_URL", "").strip(),
         )
 
 
 def table_names(prefix: str, explicit: Mapping[str, str] = {}) -> dict[str, str]:  # noqa: B006 (read only)
     """`<prefix>-<kind>` for each table, unless `<KIND>_TABLE` in `explicit` names it."""
-    return {kind: explicit.get(f"{kind.upper()}_TABLE") or f"{prefix}-{kind}" for kind in TABLE_KINDS}
+    return {kind: explicit.get(table_variable(kind)) or f"{prefix}-{kind}" for kind in TABLE_KINDS}
+
+
+def table_variable(kind: str) -> str:
+    """The environment variable that names a kind's table: `CALENDAR_FEEDS_TABLE` for `calendar-feeds`."""
+    return f"{kind.upper().replace('-', '_')}_TABLE"
 
 
 class NotBound(RuntimeError):

@@ -79,6 +79,14 @@ class ClinicContext:
     def cancel_notice(self) -> str:
         return (self.clinic.cancel_notice or "").strip() or rules.DEFAULT_CANCEL_NOTICE
 
+    @property
+    def show_provider(self) -> bool:
+        """Whether patients' calendar events (and reminders) name the provider; yes unless the
+        clinic's `reminders` map says `show_provider: false`."""
+        reminders = self.clinic.reminders
+        hidden = reminders is not None and reminders.show_provider is not None and not reminders.show_provider
+        return not hidden
+
     def today(self, now: datetime) -> date:
         return times.today_in(self.tz, now)
 
@@ -123,6 +131,15 @@ def responded_at(visit: Visit) -> str | None:
         return None
 
 
+def revision_of(visit: Visit) -> int:
+    """How many times the service wrote the visit (its calendar SEQUENCE); 0 when unset or
+    unreadable, as for a visit created before revisions were counted."""
+    try:
+        return max(int(visit.revision or 0), 0)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
 # --- What the services answer ------------------------------------------------------------
 
 
@@ -133,6 +150,17 @@ class ScheduledVisit:
     clinic: ClinicContext
     item: Visit
     state: rules.VisitState
+
+
+def last_change(visit: ScheduledVisit) -> datetime:
+    """When the service last wrote the visit (or created it); its start if neither can be read.
+    Read from the item, never the clock, so the same visit always renders the same calendar bytes."""
+    for value in (visit.item.changed_at, visit.item.created_at):
+        try:
+            return times.parse_instant(value)
+        except (TypeError, ValueError, AttributeError):
+            continue
+    return visit.state.starts_at
 
 
 @dataclass(frozen=True)
@@ -165,6 +193,15 @@ class VisitHistory:
 class PatientProfile:
     patient: Patient
     clinic: ClinicContext
+
+
+@dataclass(frozen=True)
+class FeedSchedule:
+    """What a calendar feed shows: the patient's visits of its window, and since when that
+    content can have been the same (`last_modified`, for conditional requests)."""
+
+    schedule: Schedule
+    last_modified: datetime
 
 
 def readable_visits(clinic: ClinicContext, items) -> list[ScheduledVisit]:

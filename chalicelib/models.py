@@ -1,4 +1,4 @@
-"""The DynamoDB items, as pynamodb models. One item per thing, plain words.
+"""The DynamoDB items, as pynamodb models. One table per kind of thing, plain words.
 
 Nothing is bound when this module is imported: `bind(settings)` (called by
 `chalicelib.runtime.bind`) gives each model its table name, region and endpoint.
@@ -98,6 +98,8 @@ class _ReadsTolerantly:
                     continue
                 if NULL in stored:  # the service never writes NULL: a person typed it
                     raw_values[name] = stored
+                    if hasattr(attr, "read_null"):
+                        setattr(self, name, attr.read_null())
                     if not attr.null:
                         _report(attr.attr_name)
                     continue
@@ -220,6 +222,35 @@ class LenientListAttribute(ListAttribute):
         return readable
 
 
+class TypedByHand(int):
+    """A counter's value that was stored as something other than a number (typed in the console)."""
+
+
+class CounterAttribute(NumberAttribute):
+    """A whole number the service counts up with `ADD`. Stored as another type (text typed in the
+    console, say) it reads as `TypedByHand` (the number in the text, else 0), which writers set
+    instead of adding to: DynamoDB refuses to ADD to anything but a number."""
+
+    def get_value(self, value):
+        if NUMBER in value:
+            return value[NUMBER]
+        try:
+            return TypedByHand(max(int(str(value.get(STRING, "")).strip()), 0))
+        except ValueError:
+            return TypedByHand(0)
+
+    def read_null(self):
+        return TypedByHand(0)  # NULL typed in the console: DynamoDB cannot ADD to it either
+
+    def deserialize(self, value):
+        if isinstance(value, TypedByHand):
+            return value
+        try:
+            return super().deserialize(value)
+        except ValueError:
+            return TypedByHand(0)
+
+
 class _Meta:
     """Shared table settings. `bind()` sets the table name, region and host of each model."""
 
@@ -232,6 +263,16 @@ class _Meta:
 class SessionClass(_ReadsTolerantly, MapAttribute):
     name = UnicodeAttribute(null=True)
     cancelled = LenientBooleanAttribute(default=False)
+
+
+class ReminderSettings(_ReadsTolerantly, MapAttribute):
+    """The clinic's `reminders` map. Only `show_provider` is read so far (the calendar events
+    name the provider unless the clinic hides it); a value that is not a map reads as unset."""
+
+    show_provider = LenientBooleanAttribute(null=True)
+
+    def get_value(self, value):
+        return value.get(MAP, {})
 
 
 class Clinic(_ReadsTolerantly, Model):
@@ -248,6 +289,7 @@ class Clinic(_ReadsTolerantly, Model):
     cancel_cutoff_hours = LenientNumberAttribute(default=0)
     cancel_notice = UnicodeAttribute(null=True)
     session_classes = LenientListAttribute(of=SessionClass, default=list)
+    reminders = ReminderSettings(null=True)
     # Settings edits are optimistic: two staff saving at once cannot overwrite each other,
     # and a visit is only created against the settings it was validated with.
     version = LenientVersionAttribute()
@@ -271,6 +313,9 @@ class Patient(_ReadsTolerantly, Model):
     name = UnicodeAttribute()
     email = UnicodeAttribute()
     created_at = UnicodeAttribute()
+    # The SHA-256 of the patient's current calendar feed secret (the key of its CalendarFeed),
+    # absent when they have none: a new feed and "stop sharing" replace it conditionally.
+    calendar_feed_hash = UnicodeAttribute(null=True)
     by_clinic = PatientsByClinic()
 
 
@@ -343,6 +388,9 @@ class Visit(_ReadsTolerantly, Model):
     changed_at = UnicodeAttribute(null=True)
     change_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute(null=True)
+    # 1 at creation, +1 on every write of the service (the stamp adds it): the calendar
+    # events' SEQUENCE. A console edit leaves it as it is.
+    revision = CounterAttribute(null=True)
 
     by_start = VisitsByStart()
     by_clinic_start = ClinicVisitsByStart()
@@ -371,6 +419,19 @@ class HistoryEvent(_ReadsTolerantly, Model):
     patient_id = UnicodeAttribute(default="")
     change_id = UnicodeAttribute(null=True)  # the write's stamp; none for a console edit
     stream_event_id = UnicodeAttribute(default="")
+
+
+class CalendarFeed(_ReadsTolerantly, Model):
+    """A patient's private calendar feed, found by the SHA-256 of the secret in its address (the
+    secret itself is stored nowhere). At most one per patient: the patient item names it."""
+
+    class Meta(_Meta):
+        pass
+
+    feed_hash = UnicodeAttribute(hash_key=True)
+    patient_id = UnicodeAttribute()
+    clinic_id = UnicodeAttribute()
+    created_at = UnicodeAttribute()
 
 
 class KeptEmailsByAge(GlobalSecondaryIndex):
@@ -416,7 +477,14 @@ class KeptEmail(_ReadsTolerantly, Model):
 
 
 # Each model and the kind of table it lives in (`Settings.table(kind)`).
-TABLES = {Clinic: "clinics", Patient: "patients", Visit: "visits", HistoryEvent: "history", KeptEmail: "outbox"}
+TABLES = {
+    Clinic: "clinics",
+    Patient: "patients",
+    Visit: "visits",
+    HistoryEvent: "history",
+    CalendarFeed: "calendar-feeds",
+    KeptEmail: "outbox",
+}
 ALL_MODELS = tuple(TABLES)
 
 

@@ -15,6 +15,9 @@ from chalicelib.errors import BadInput, Conflict, Forbidden, NotOpen
 
 DEFAULT_PAST_DAYS = 30
 DEFAULT_FUTURE_DAYS = 90
+# A calendar feed carries the visits of these days around the clinic's today.
+FEED_PAST_DAYS = 30
+FEED_FUTURE_DAYS = 180
 MAX_RANGE_DAYS = 366
 MAX_CUTOFF_HOURS = 168
 DEFAULT_CANCEL_NOTICE = (
@@ -249,6 +252,11 @@ def date_range(from_value: str | None, to_value: str | None, today: date) -> tup
     if (end - start).days > MAX_RANGE_DAYS:
         raise BadInput(f"The date range may span at most {MAX_RANGE_DAYS} days.")
     return start, end
+
+
+def feed_range(today: date) -> tuple[date, date]:
+    """The days a calendar feed covers, both inclusive, at the clinic."""
+    return today - timedelta(days=FEED_PAST_DAYS), today + timedelta(days=FEED_FUTURE_DAYS)
 
 
 def cancelled_class_names(classes: Iterable[tuple[str, bool]]) -> frozenset:

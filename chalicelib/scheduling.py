@@ -6,7 +6,8 @@ the patient's other tab makes the write fail instead of recording an answer the 
 forbid. Patient requests cost two DynamoDB round trips: one transactional read of the
 clinic and the visit, one conditional write; a third read only after a lost race.
 
-Every write of a visit carries the writer's stamp (`_stamp`): who, when, and a new change id.
+Every write of a visit carries the writer's stamp (`_stamped`): who, when, a new change id,
+and one more revision (the calendar events' SEQUENCE).
 """
 
 import secrets
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.update import AddAction
 from pynamodb.transactions import TransactGet, TransactWrite
 
 from chalicelib import accounts, aws, history, inputs, outbox, rules, times
@@ -28,11 +30,12 @@ from chalicelib.domain import (
     ScheduledVisit,
     VisitHistory,
     readable_visits,
+    revision_of,
     staff_actor,
     visit_state,
 )
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.models import Clinic, Patient, SessionClass, Visit, as_read
+from chalicelib.models import Clinic, Patient, SessionClass, TypedByHand, Visit, as_read
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 # Stands for a start typed into the console that cannot be read, while staff give the visit a new one.
@@ -66,8 +69,13 @@ def clinic_settings(clinic_id: str) -> ClinicSettings:
 
 def _clinic_and(identity: Identity, model, *key) -> tuple[ClinicContext, object | None]:
     """The caller's clinic and one more item of theirs, in a single round trip."""
+    return _clinic_and_item(identity.clinic_id, model, *key)
+
+
+def _clinic_and_item(clinic_id: str, model, *key) -> tuple[ClinicContext, object | None]:
+    """A clinic and one more item of that clinic, in a single round trip."""
     with TransactGet(connection=aws.transactions()) as reads:
-        clinic_future = reads.get(Clinic, identity.clinic_id)
+        clinic_future = reads.get(Clinic, clinic_id)
         item_future = reads.get(model, *key)
     try:
         context = ClinicContext.of(clinic_future.get())
@@ -77,13 +85,18 @@ def _clinic_and(identity: Identity, model, *key) -> tuple[ClinicContext, object 
         item = item_future.get()
     except DoesNotExist:
         item = None
-    if item is not None and getattr(item, "clinic_id", None) != identity.clinic_id:
+    if item is not None and getattr(item, "clinic_id", None) != clinic_id:
         item = None  # another clinic's item reads exactly like a missing one
     return context, item
 
 
 def patient_profile(identity: Identity) -> PatientProfile:
-    context, patient = _clinic_and(identity, Patient, identity.patient_id)
+    return clinic_patient(identity.clinic_id, identity.patient_id)
+
+
+def clinic_patient(clinic_id: str, patient_id: str) -> PatientProfile:
+    """A patient and their clinic, in one round trip; a patient of another clinic is NotFound."""
+    context, patient = _clinic_and_item(clinic_id, Patient, patient_id)
     if patient is None:
         raise NotFound("Unknown patient.")
     return PatientProfile(patient, context)
@@ -110,6 +123,12 @@ def _date_range(context: ClinicContext, from_value: str | None, to_value: str | 
     first_day, last_day = rules.date_range(from_value, to_value, context.today(now))
     first, last = times.day_bounds_utc(first_day, last_day, context.tz)
     return first_day, last_day, Visit.starts_at.between(times.format_instant(first), times.format_instant(last))
+
+
+def patient_visit(identity: Identity, visit_id: str) -> ScheduledVisit:
+    """The caller's own visit (one round trip); another patient's, another clinic's or an
+    unreadable one is NotFound, as on every visit route."""
+    return _patient_visit(identity, visit_id)
 
 
 def _patient_visit(identity: Identity, visit_id: str) -> ScheduledVisit:
@@ -145,7 +164,18 @@ def _stamp(actor: str, now: datetime) -> dict:
 
 
 def _stamped(actor: str, now: datetime) -> list:
-    return [getattr(Visit, name).set(value) for name, value in _stamp(actor, now).items()]
+    """The stamp as update actions, and one more revision: every write of ours changes the
+    visit's calendar SEQUENCE, which so never goes backwards (ADD is atomic)."""
+    return [*(getattr(Visit, name).set(value) for name, value in _stamp(actor, now).items()), Visit.revision.add(1)]
+
+
+def _write(item: Visit, actions: list, condition) -> None:
+    """A conditional update of a visit. A revision typed by hand in the console cannot take
+    `ADD revision 1`: it is set to the number read plus one instead."""
+    if isinstance(item.revision, TypedByHand):
+        actions = [action for action in actions if not isinstance(action, AddAction)]
+        actions.append(Visit.revision.set(revision_of(item) + 1))
+    item.update(actions=actions, condition=condition)
 
 
 def _answer_cleared() -> list:
@@ -204,7 +234,7 @@ def _patient_change(identity: Identity, visit_id: str, now: datetime, actions: l
     if not decide(visit.state, visit.clinic.policy):
         return visit  # the same answer again: nothing changes, no email
     try:
-        visit.item.update(actions=actions + _stamped(PATIENT_ACTOR, now), condition=_still_as_read(visit, now))
+        _write(visit.item, actions + _stamped(PATIENT_ACTOR, now), _still_as_read(visit, now))
     except UpdateError as error:
         if not _failed_condition(error):
             raise
@@ -313,6 +343,7 @@ def create_visit(identity: Identity, fields: dict, now: datetime) -> ScheduledVi
         session_class=fields["session_class"],
         completed=False,
         created_at=times.format_instant(now),
+        revision=1,
         **_stamp(staff_actor(identity.username), now),
     )
     try:
@@ -359,7 +390,7 @@ def update_visit(identity: Identity, visit_id: str, patch: dict, now: datetime) 
         actions += [Visit.starts_at.set(times.format_instant(change.starts_at)), *_answer_cleared()]
     actions += [getattr(Visit, field).set(patch[field]) for field in _STAFF_FIELDS if field in patch]
     try:
-        visit.item.update(actions=actions, condition=_where_and_when_as_read(visit.item))
+        _write(visit.item, actions, _where_and_when_as_read(visit.item))
     except UpdateError as error:
         if _failed_condition(error):
             raise Conflict("This visit was changed by someone else meanwhile. Reload and try again.") from None

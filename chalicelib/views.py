@@ -165,3 +165,7 @@ def _local(instant, tz) -> tuple[str | None, str | None]:
 
 def patient_view(patient: Patient) -> dict:
     return {"id": patient.patient_id, "name": patient.name or "", "email": patient.email or ""}
+
+
+def feed_view(url: str) -> dict:
+    return {"url": url}

@@ -9,6 +9,10 @@ locally, so tests and `make run` see exactly what the portal sees on AWS.
 A path that no route has is the contract's 404 with the same shape: Chalice answers it with
 API Gateway's default 403, whose message repeats the request's Authorization header (a
 token, in an error), and drops the connection when that header is not ASCII.
+
+Answers without content are framed as HTTP says: `chalice local` writes a body after the
+headers of every answer, which for a HEAD (or a 204, a 304) leaves bytes on a kept-alive
+connection that the client takes for the start of its next answer.
 """
 
 import json
@@ -34,6 +38,7 @@ UNAUTHORIZED_BODY = json.dumps(
     }
 ).encode()
 NOT_FOUND_BODY = json.dumps({"Code": "NotFoundError", "Message": "There is no such path."}).encode()
+_NO_CONTENT = (204, 304)  # statuses whose answers never have content (RFC 9110 §15.3.5, §15.4.5)
 
 
 class _NoSuchRoute(Exception):
@@ -84,6 +89,16 @@ class _RequestHandler(ChaliceRequestHandler):
 
     def log_message(self, format, *args):  # the service's own JSON logs say enough
         pass
+
+    def _send_http_response_with_body(self, code, headers, body):
+        if self.command != "HEAD" and code not in _NO_CONTENT:
+            return super()._send_http_response_with_body(code, headers, body)
+        self.send_response(code)
+        if code not in _NO_CONTENT:  # HEAD: the length a GET's body would have
+            length = len(body if isinstance(body, bytes) else body.encode("utf-8"))
+            self.send_header("Content-Length", str(length))
+        self.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
+        self._send_headers(headers)
 
     def __getattr__(self, name):
         # Chalice serves only the methods it has `do_*` handlers for; any other (TRACE, QUERY...)

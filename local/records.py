@@ -53,6 +53,7 @@ def visit(
         changed_by=SYSTEM_ACTOR,
         changed_at=stamp,
         change_id=f"chg_seed_{visit_id}",
+        revision=1,
     )
     if response:
         item.patient_response = response

@@ -92,7 +92,9 @@ class Api:
         all_headers.update(headers or {})
         data = raw if raw is not None else (json.dumps(json_body) if json_body is not None else "")
         response = self._client.http.request(method, path, headers=all_headers, body=data.encode())
-        response.data = json.loads(response.body) if response.body else None
+        response.text = response.body.decode("utf-8")
+        is_json = response.headers.get("Content-Type", "application/json").startswith("application/json")
+        response.data = json.loads(response.body) if response.body and is_json else None
         return response
 
     def get(self, path, token=None, **kw):

@@ -3,13 +3,15 @@ counter sees every client's calls and reads items from responses, replay answers
 the emulator, stream events have Lambda's shape, and budgets are judged as documented."""
 
 import uuid
+from datetime import timedelta
 
 import boto3
 import pytest
 
-from bench import run, stream
+from bench import feed, run, stream
 from bench.counting import RequestCounter
 from bench.replay import Replay
+from chalicelib import config, runtime
 from chalicelib.domain import PATIENT_ACTOR
 from chalicelib.models import Visit
 
@@ -162,6 +164,7 @@ def _figures(**changes):
         "history_writes_per_record": 1,
         "history_requests": 2,
         "history_read_amplification": 1.0,
+        "feed_requests": 3,
         "overhead_ratio": 1.5,
         "import_ratio": 1.6,
         "emails_per_s": None,
@@ -194,6 +197,30 @@ def test_a_stream_handler_that_sends_the_wrong_number_of_emails_fails():
     figures = _figures(stream_requests_no_email=1, emails_per_s=40.0, emails_sent=29, emails_expected=30)
     _, failed = run.judge(figures)
     assert failed == ["emails_per_s"]
+
+
+@pytest.fixture
+def three_visits_with_a_counter(clinic, counter):
+    """Alex with three upcoming visits, and the models' clients made afresh so the counter sees them."""
+    runtime.bind(config.current())
+    for days in (1, 2, 3):
+        clinic.add_visit("Alex", timedelta(days=days))
+    return clinic
+
+
+def test_the_feed_figures_count_a_polls_requests_and_bytes(client, three_visits_with_a_counter, counter):
+    figures = feed.measure(client, counter, three_visits_with_a_counter.token_for("Alex"), expected_events=3)
+
+    assert (figures["feed_requests_small"], figures["feed_requests_304"], figures["feed_visits"]) == (3, 3, 3)
+    assert figures["feed_read_amplification"] == 1.0
+    assert 100 < figures["feed_bytes_per_visit"] < 2000
+    assert figures["feed_dynamodb_bytes_per_visit"] > 0
+    assert feed.requests_at(client, counter, figures["feed_path"]) == 3
+
+
+def test_a_feed_with_another_number_of_visits_breaks_the_measurement(client, three_visits_with_a_counter, counter):
+    with pytest.raises(feed.FeedBroken, match="3 visits, not 4"):
+        feed.measure(client, counter, three_visits_with_a_counter.token_for("Alex"), expected_events=4)
 
 
 def test_percentiles():

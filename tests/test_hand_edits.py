@@ -51,6 +51,7 @@ OWN_TYPES = {
     "completed": ("boolean", "number"),
     "cancel_cutoff_hours": ("number",),
     "duration_minutes": ("number",),
+    "revision": ("number",),
     "version": ("number",),
     "session_classes": (),
 }
@@ -173,6 +174,7 @@ VISIT_FIELDS = [
     "changed_at",
     "change_id",
     "created_at",
+    "revision",
 ]
 
 

@@ -65,7 +65,7 @@ class EmulatorStack:
             "SenderEmail": settings.sender_email,
         }
         for kind in config.TABLE_KINDS:
-            logical_id = f"{kind.capitalize()}Table"
+            logical_id = "".join(part.capitalize() for part in kind.split("-")) + "Table"
             table_arn = f"arn:aws:dynamodb:{region}:{aws_calls.ACCOUNT}:table/{settings.table(kind)}"
             self.values.update(
                 {

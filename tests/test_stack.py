@@ -14,6 +14,7 @@ import pytest
 from chalicelib import models
 from chalicelib.accounts import PASSWORD_POLICY
 from chalicelib.auth import STAFF_GROUP
+from chalicelib.config import TABLE_KINDS, table_variable
 from chalicelib.models import KeptEmail
 from deploy import package as packaging
 from deploy import scan, stack
@@ -28,6 +29,7 @@ TABLES = {
     "visits": "VisitsTable",
     "history": "HistoryTable",
     "idempotency": "IdempotencyTable",
+    "calendar-feeds": "CalendarFeedsTable",
     "outbox": "OutboxTable",
 }
 # Each function (Chalice's logical id), its handler, its policy file and its log group's suffix.
@@ -171,7 +173,14 @@ def test_every_table_is_on_demand_encrypted_with_the_stacks_key_backed_up_and_ke
             "KMSMasterKeyId": {"Ref": "DataKey"},
         }, logical_id
         assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    for logical_id in ("ClinicsTable", "PatientsTable", "VisitsTable", "HistoryTable", "OutboxTable"):
+    for logical_id in (
+        "ClinicsTable",
+        "PatientsTable",
+        "VisitsTable",
+        "HistoryTable",
+        "CalendarFeedsTable",
+        "OutboxTable",
+    ):
         assert resources[logical_id]["Properties"]["DeletionProtectionEnabled"] is True
     assert resources["VisitsTable"]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert resources["ClinicsTable"]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
@@ -203,13 +212,14 @@ def test_one_customer_managed_key_with_rotation_encrypts_the_data_and_cloudwatch
 
 
 def test_the_table_names_are_the_ones_the_code_computes(resources):
+    assert set(TABLES) == set(TABLE_KINDS)
     for kind, logical_id in TABLES.items():
         assert resources[logical_id]["Properties"]["TableName"] == {"Fn::Sub": f"${{AWS::StackName}}-{kind}"}
     for function in FUNCTIONS:
         variables = resources[function]["Properties"]["Environment"]["Variables"]
         assert variables["TABLE_PREFIX"] == {"Ref": "AWS::StackName"}
         for kind, logical_id in TABLES.items():
-            assert variables[f"{kind.upper()}_TABLE"] == {"Ref": logical_id}
+            assert variables[table_variable(kind)] == {"Ref": logical_id}
 
 
 # --- Logins ----------------------------------------------------------------------------------
@@ -247,6 +257,7 @@ def test_the_pool_and_client_ids_reach_every_function_as_environment_variables(r
         assert variables["SENDER_EMAIL"] == {"Ref": "SenderEmail"}
         assert variables["SES_CONFIGURATION_SET"] == {"Ref": "EmailConfigurationSet"}
         assert variables["METRICS_NAMESPACE"] == {"Fn::Sub": "ClientPortal/${AWS::StackName}"}
+        assert variables["PUBLIC_URL"] == {"Ref": "PublicUrl"}
 
 
 # --- The stream ------------------------------------------------------------------------------
@@ -457,7 +468,8 @@ def test_the_login_routes_are_throttled_harder_than_the_rest(resources, api_body
 def test_the_bundle_carries_the_app_and_its_runtime_dependencies_only(packaged):
     with zipfile.ZipFile(packaged["out"] / "deployment.zip") as bundle:
         top = {name.split("/", 1)[0] for name in bundle.namelist()}
-    assert {"app.py", "chalicelib", "pynamodb", "jwt", "aws_lambda_powertools", "tzdata", "boto3"} <= top
+    runtime = {"pynamodb", "jwt", "aws_lambda_powertools", "tzdata", "boto3", "icalendar", "dateutil"}
+    assert {"app.py", "chalicelib", *runtime} <= top
     for unwanted in (
         "moto",
         "pytest",

@@ -37,9 +37,12 @@ async function readJson(response) {
   }
 }
 
-/** One HTTP round trip, no auth logic. Resolves with the parsed body or throws ApiError/NetworkError. */
-export async function request(method, path, { body, token } = {}) {
-  const headers = { Accept: 'application/json' };
+/**
+ * One HTTP round trip, no auth logic. Resolves with the parsed body (or, with `as: 'blob'`, the
+ * body as a Blob of its own type) or throws ApiError/NetworkError.
+ */
+export async function request(method, path, { body, token, as = 'json' } = {}) {
+  const headers = { Accept: as === 'json' ? 'application/json' : '*/*' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (token) headers.Authorization = `Bearer ${token}`;
 
@@ -54,6 +57,13 @@ export async function request(method, path, { body, token } = {}) {
     throw new NetworkError(MESSAGES.network);
   }
 
+  if (response.ok && as === 'blob') {
+    try {
+      return await response.blob();
+    } catch {
+      throw new NetworkError(MESSAGES.network); // The connection dropped mid-body.
+    }
+  }
   const data = await readJson(response);
   if (!response.ok) {
     const message = typeof data?.Message === 'string' && data.Message
@@ -85,8 +95,11 @@ function refreshTokens() {
   return refreshInFlight;
 }
 
-/** An authenticated API call: refreshes before expiry, and once more after a 401. */
-export async function api(method, path, body) {
+/**
+ * An authenticated API call: refreshes before expiry, and once more after a 401.
+ * `options.as = 'blob'` answers a file (a calendar file) instead of JSON.
+ */
+export async function api(method, path, body, { as = 'json' } = {}) {
   let tokens = loadTokens();
   if (!tokens) throw new SessionExpiredError(MESSAGES.sessionExpired);
   if (tokens.expiresAt && Date.now() > tokens.expiresAt - REFRESH_MARGIN_MS) {
@@ -94,13 +107,13 @@ export async function api(method, path, body) {
     tokens = loadTokens();
   }
   try {
-    return await request(method, path, { body, token: tokens.idToken });
+    return await request(method, path, { body, token: tokens.idToken, as });
   } catch (error) {
     if (!(error instanceof ApiError) || error.status !== 401) throw error;
   }
   await refreshTokens();
   try {
-    return await request(method, path, { body, token: loadTokens().idToken });
+    return await request(method, path, { body, token: loadTokens().idToken, as });
   } catch (error) {
     // A fresh token that is still refused: nothing more we can do without a new login.
     if (error instanceof ApiError && error.status === 401) throw new SessionExpiredError(MESSAGES.sessionExpired);
@@ -110,3 +123,9 @@ export async function api(method, path, body) {
 
 /** Where a visit's answer lives: PUT confirms or cancels it, DELETE takes it back (Change). */
 export const responsePath = (visitId) => `/portal/sessions/${encodeURIComponent(visitId)}/response`;
+
+/** A visit's calendar file (.ics). */
+export const calendarFilePath = (visitId) => `/portal/sessions/${encodeURIComponent(visitId)}/calendar.ics`;
+
+/** The address of an API path, for a link's href (what it points at, not how it is fetched). */
+export const apiUrl = (path) => API_BASE + path;

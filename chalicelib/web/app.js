@@ -10,6 +10,7 @@
 // The API contract is ../shared/portal-api.md (the contract document beside this repository).
 
 import { api, ApiError, NetworkError, responsePath, SessionExpiredError } from './api.js';
+import { setUpCalendar } from './calendar.js';
 import { openCancelDialog, setUpCancelDialog } from './dialogs.js';
 import { $, clearMessage, showMessage } from './dom.js';
 import { toggleHistory } from './history.js';
@@ -229,6 +230,7 @@ function init() {
   $('#range-form').addEventListener('submit', onRangeSubmit);
   $('#portal-view').addEventListener('click', onVisitActionClick);
   setUpCancelDialog({ runVisitAction });
+  setUpCalendar({ onError: (error) => handlePortalError(error) });
 
   // A reload keeps the patient logged in: the tokens are in sessionStorage.
   if (loadTokens()) startPortal({ focusTitle: false });

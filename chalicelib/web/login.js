@@ -2,6 +2,7 @@
 // logged-out and the logged-in view.
 
 import { ApiError, NetworkError, request } from './api.js';
+import { resetCalendar } from './calendar.js';
 import { closeCancelDialog } from './dialogs.js';
 import { $, clearMessage, showMessage } from './dom.js';
 import { forgetHistories } from './history.js';
@@ -41,6 +42,7 @@ function resetPortal() {
   state.range = null;
   state.timezone = null;
   closeCancelDialog();
+  resetCalendar();
   forgetHistories();
   clearMessage($('#portal-message'));
   $('#clinic-name').textContent = 'Client portal';

@@ -1,6 +1,7 @@
 // The visit tables, rebuilt from the page state, and keyboard focus put back after a rebuild.
 // API data goes in through el() only (textContent / setAttribute), never innerHTML.
 
+import { calendarLink, offersCalendarFile } from './calendar.js';
 import { $, el } from './dom.js';
 import { clinicNow, formatDate, isPast, plural, statusLabel } from './format.js';
 import { historyButton, historyRow, isHistoryOpen } from './history.js';
@@ -34,7 +35,7 @@ const ACTION_BUTTONS = {
   change: { text: 'Change', className: 'button--link' },
 };
 
-function buildStatusCell(visit, describedBy) {
+function buildStatusCell(visit, describedBy, past) {
   const cell = el('td', { className: 'status-cell', attrs: { 'data-label': 'Status' } });
   // One wrapper, so the status and its buttons stay together in the narrow card layout.
   const body = el('div', { className: 'status-body' });
@@ -51,6 +52,7 @@ function buildStatusCell(visit, describedBy) {
   // On a line of its own: the same place in every row, whatever the visit's actions.
   const more = el('span', { className: 'status-more' });
   more.append(historyButton(visit, describedBy));
+  if (offersCalendarFile(visit, past)) more.append(' ', calendarLink(visit, describedBy));
   body.append(more);
   cell.append(body);
   return cell;
@@ -74,7 +76,7 @@ function buildRow(visit, past) {
     timeCell,
     el('td', { text: String(visit.provider ?? ''), attrs: { 'data-label': 'Provider' } }),
     el('td', { text: String(visit.location ?? ''), attrs: { 'data-label': 'Location' } }),
-    buildStatusCell(visit, `${dateId} ${timeId}`),
+    buildStatusCell(visit, `${dateId} ${timeId}`, past),
   );
   return row;
 }
