@@ -101,7 +101,12 @@ def utc_now() -> datetime:
 
 class Undeliverable(Exception):
     """This email cannot be sent as things stand (no clinic, no valid admin address, SES refuses it for
-    good): a retry would not help, so it is kept. The message says why, in words, without any value."""
+    good): a retry would not help, so it is kept. The message says why, in words, without any value;
+    `about_address` tells a problem that saving a valid admin_email fixes."""
+
+    def __init__(self, problem: str, about_address: bool = False):
+        super().__init__(problem)
+        self.about_address = about_address
 
 
 # --- Which change emails whom ----------------------------------------------------------
@@ -145,11 +150,11 @@ def decide(record: dict) -> PatientAction | None:
 def compose(action: PatientAction, clinic: Clinic, sender: str) -> EmailMessage:
     """The email for one action, to the clinic's admin address as it is now."""
     if not (clinic.admin_email or "").strip():
-        raise Undeliverable("the clinic has no admin_email")
+        raise Undeliverable("the clinic has no admin_email", about_address=True)
     try:
         display_name, address = inputs.parse_mailbox(clinic.admin_email)
     except BadInput:
-        raise Undeliverable("the clinic's admin_email is not an email address") from None
+        raise Undeliverable("the clinic's admin_email is not an email address", about_address=True) from None
     tz = ClinicContext.of(clinic).tz
     try:
         starts = times.parse_instant(action.starts_at).astimezone(tz)
@@ -270,13 +275,13 @@ def send_or_keep(action: PatientAction, ses, now: datetime) -> dict[str, str] | 
     try:
         return _send_once()(ses, action=action)
     except Undeliverable as undeliverable:
-        problem = str(undeliverable)
+        problem, about_address = str(undeliverable), undeliverable.about_address
     if outbox.keep(asdict(action), problem, now):
         logger.error("Clinic email cannot be sent; it is kept", extra={**action.ids(), "problem": problem})
         _count(UNDELIVERABLE_METRIC, 1, **action.ids())
     # The address may have been fixed while this email was being kept: the clinics stream then
     # found no kept email to send, so look once more, now that this one is stored.
-    if "admin_email" in problem and _valid_admin_address(action.clinic_id):
+    if about_address and _valid_admin_address(action.clinic_id):
         send_kept_emails(action.clinic_id, ses)
     return None
 

@@ -6,15 +6,18 @@ import logging
 import os
 import subprocess
 import sys
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aws_calls
+import boto3
 import pytest
 
 from chalicelib import notifications, outbox
 from chalicelib.models import Clinic, KeptEmail
+from ops import admin as admin_module
 from tests.test_emails import cancel, change_answer, staff_patch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -288,3 +291,49 @@ def test_an_address_saved_while_the_email_is_being_kept_still_gets_it_once(
 
     assert len(inbox(address)) == 1
     assert settings(api, world)["undelivered_emails"] == 0
+
+
+def test_replay_sends_a_clinics_stream_note_to_the_kept_emails_function(aws, make_clinic, monkeypatch):
+    """A batch of the clinics stream that was given up on goes back to `kept_emails`, not to the
+    visits-stream function: each note names its stream."""
+    world = make_clinic()
+    world.settings(phone="(555) 010-7777")  # one record on the clinics stream
+    streams = boto3.client("dynamodbstreams", endpoint_url=aws.endpoint)
+    shard_id = streams.describe_stream(StreamArn=aws.clinics_stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(
+        StreamArn=aws.clinics_stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    sequences = []
+    while iterator:
+        page = streams.get_records(ShardIterator=iterator, Limit=1000)
+        sequences += [
+            r["dynamodb"]["SequenceNumber"]
+            for r in page["Records"]
+            if r["dynamodb"]["Keys"]["clinic_id"]["S"] == world.clinic_id
+        ]
+        iterator = page.get("NextShardIterator") if page["Records"] else None
+    sqs = boto3.client("sqs", endpoint_url=aws.endpoint)
+    queue_url = sqs.create_queue(QueueName=f"stream-failures-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    note = {
+        "shardId": shard_id,
+        "startSequenceNumber": sequences[-1],
+        "endSequenceNumber": sequences[-1],
+        "streamArn": aws.clinics_stream_arn,
+        "approximateArrivalOfFirstRecord": "2026-01-01T10:00:00Z",
+        "approximateArrivalOfLastRecord": "2026-01-01T10:00:00Z",
+    }
+    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"DDBStreamBatchInfo": note}))
+    invoked = []
+    monkeypatch.setattr(
+        admin_module, "_lambda_invoker", lambda name: lambda event: invoked.append((name, event)) or NO_FAILURES
+    )
+    args = admin_module.parser().parse_args(
+        ["replay-failures", "--queue-url", queue_url, "--function-name", "visits-fn", "--kept-function-name", "kept-fn"]
+    )
+
+    report = admin_module.replay_failures(args, admin_module.target(args), sqs=sqs, streams=streams)
+
+    [(name, event)] = invoked
+    assert name == "kept-fn"
+    assert event["Records"][0]["dynamodb"]["NewImage"]["clinic_id"] == {"S": world.clinic_id}
+    assert report[0].startswith("Replayed")
