@@ -170,6 +170,9 @@ class Visit(Model):
     changed_at = UnicodeAttribute(null=True)
     change_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute(null=True)
+    # How many times the patient changed their answer since the visit was scheduled or last
+    # moved: the conditional write refuses a change past `scheduling.MAX_ANSWER_CHANGES`.
+    answer_changes = LenientNumberAttribute(null=True)
 
     by_start = VisitsByStart()
     by_clinic_start = ClinicVisitsByStart()

@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from chalicelib import rules, times
-from chalicelib.domain import ClinicContext, PatientProfile, Schedule, ScheduledVisit
+from chalicelib.domain import ClinicContext, PatientPage, PatientProfile, Schedule, ScheduledVisit
 from chalicelib.models import Clinic, Patient
 
 
@@ -61,6 +61,11 @@ def schedule_view(schedule: Schedule, now: datetime, view=visit_view) -> dict:
     }
 
 
+def clinic_schedule_view(schedule: Schedule, now: datetime) -> dict:
+    """One page of the clinic's visits; `next_cursor` continues it (null on the last page)."""
+    return {**schedule_view(schedule, now, view=clinic_visit_view), "next_cursor": schedule.next_cursor}
+
+
 def settings_view(clinic: ClinicContext) -> dict:
     item: Clinic = clinic.clinic
     return {
@@ -92,3 +97,7 @@ def me_view(profile: PatientProfile) -> dict:
 
 def patient_view(patient: Patient) -> dict:
     return {"id": patient.patient_id, "name": patient.name, "email": patient.email}
+
+
+def patient_page_view(page: PatientPage) -> dict:
+    return {"patients": [patient_view(p) for p in page.patients], "next_cursor": page.next_cursor}
