@@ -44,7 +44,9 @@ class Settings:
         pool_id = environ.get("USER_POOL_ID", "")
         issuer = environ.get("TOKEN_ISSUER") or f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
         staff_pool_id = environ.get("STAFF_USER_POOL_ID", "")
-        staff_issuer = environ.get("STAFF_TOKEN_ISSUER") or f"https://cognito-idp.{region}.amazonaws.com/{staff_pool_id}"
+        staff_issuer = (
+            environ.get("STAFF_TOKEN_ISSUER") or f"https://cognito-idp.{region}.amazonaws.com/{staff_pool_id}"
+        )
         return cls(
             region=region,
             endpoint=environ.get("AWS_ENDPOINT_URL") or None,

@@ -43,9 +43,7 @@ _CONDITION_FAILED = "ConditionalCheckFailedException"
 # A patient may change their answer this often per visit (until staff move it): enough for
 # any honest change of mind, and a bound on the clinic emails one patient can cause.
 MAX_ANSWER_CHANGES = 6
-TOO_MANY_CHANGES = (
-    "This visit's answer has been changed too many times online. Please call the clinic to change it."
-)
+TOO_MANY_CHANGES = "This visit's answer has been changed too many times online. Please call the clinic to change it."
 # What a cursor may be used for: a cursor of one list is refused by the other.
 VISITS_CURSOR, PATIENTS_CURSOR = "clinic-visits-page", "clinic-patients-page"
 BAD_CURSOR = "cursor is not a cursor this API gave out for this list and query."
@@ -146,9 +144,7 @@ def _page(index, hash_key: str, range_condition, limit: int, after: dict | None)
     """Up to `limit` items after `after` (an item's key values), and whether more follow."""
     start_key = {name: {"S": str(value)} for name, value in after.items()} if after else None
     items = list(
-        index.query(
-            hash_key, range_condition, limit=limit + 1, page_size=limit + 1, last_evaluated_key=start_key
-        )
+        index.query(hash_key, range_condition, limit=limit + 1, page_size=limit + 1, last_evaluated_key=start_key)
     )
     return items[:limit], len(items) > limit
 

@@ -7,10 +7,10 @@ API judges tokens by is moved forward here instead of waiting.
 """
 
 import pytest
+from bodies import new_visit
 
 from chalicelib import auth, config
 from chalicelib import aws as aws_clients
-from bodies import new_visit
 
 UNAUTHORIZED = 401
 WINDOW = auth.MAX_TOKEN_AGE_SECONDS

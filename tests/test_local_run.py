@@ -70,7 +70,10 @@ def test_make_run_prints_the_demo_staff_totp_secret_whose_codes_log_staff_in(loc
 
 def test_the_demo_staff_password_alone_gets_no_token(local_stack):
     status, body = call(
-        local_stack.url, "POST", "/auth/login", {"username": "staff@demo-clinic.example", "password": "Demo-Staff-2026!"}
+        local_stack.url,
+        "POST",
+        "/auth/login",
+        {"username": "staff@demo-clinic.example", "password": "Demo-Staff-2026!"},
     )
     assert status == 200
     assert body["challenge"] == "SOFTWARE_TOKEN_MFA" and "id_token" not in body
