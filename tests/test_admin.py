@@ -264,3 +264,40 @@ def test_a_note_whose_records_fail_again_stays_in_the_queue(aws, api, clinic):
     assert report[0].startswith("Kept")
     counts = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
     assert (counts["ApproximateNumberOfMessages"], counts["ApproximateNumberOfMessagesNotVisible"]) == ("0", "1")
+
+
+def test_add_staff_with_a_patients_email_never_gives_the_patient_login_staff_access(aws, api, clinic):
+    patient_email = clinic.email_of("Alex")
+
+    result = admin(aws, "add-staff", "--clinic-id", clinic.clinic_id, "--email", patient_email)
+
+    assert result.returncode == 0, result.stderr
+    patient_token = api.login(patient_email)  # the patient's own password, the patients' pool
+    assert api.get("/clinic/settings", patient_token).status_code == 403
+    assert api.get("/portal/me", patient_token).status_code == 200
+
+
+def test_add_staff_refuses_an_email_that_is_staff_of_another_clinic(aws, clinic, make_clinic):
+    other = make_clinic(patients=())
+    result = admin(aws, "add-staff", "--clinic-id", clinic.clinic_id, "--email", other.staff_email)
+    assert result.returncode == 1
+    assert "another clinic" in result.stderr
+
+
+def test_reset_staff_mfa_ends_their_sessions_and_their_next_login_sets_up_the_authenticator_again(aws, api, clinic):
+    before = clinic.staff_tokens()
+
+    result = admin(aws, "reset-staff-mfa", "--email", clinic.staff_email)
+
+    assert result.returncode == 0, result.stderr
+    (temporary,) = [line.split(": ", 1)[1] for line in result.stdout.splitlines() if line.startswith("Temporary")]
+    assert api.post("/auth/refresh", json_body={"refresh_token": before["refresh_token"]}).status_code == 401
+    old_password = api.post("/auth/login", json_body={"username": clinic.staff_email, "password": "Test-Password-2026!"})
+    assert old_password.status_code == 401
+    assert api.get("/clinic/settings", first_login(api, clinic.staff_email, temporary)).status_code == 200
+
+
+def test_reset_staff_mfa_of_someone_who_is_not_staff_changes_nothing(aws, clinic):
+    result = admin(aws, "reset-staff-mfa", "--email", clinic.email_of("Alex"))
+    assert result.returncode == 1
+    assert "not a staff login" in result.stderr
