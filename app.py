@@ -26,7 +26,7 @@ from chalice import (
     UnauthorizedError,
 )
 
-from chalicelib import accounts, auth, errors, inputs, notifications, rules, runtime, scheduling, static, views
+from chalicelib import accounts, auth, errors, inputs, rules, runtime, scheduling, static, views, visit_stream
 from chalicelib.logs import AUDIT_KEYS, logger, touched
 
 app = Chalice(app_name="client-portal")
@@ -222,6 +222,11 @@ def change_answer(visit_id, identity):
     return views.visit_view(scheduling.clear_response(identity, visit_id_from(visit_id), now), now)
 
 
+@api("/portal/sessions/{visit_id}/history", role=auth.Role.PATIENT)
+def my_visit_history(visit_id, identity):
+    return views.patient_history_view(scheduling.patient_history(identity, visit_id_from(visit_id)))
+
+
 # --- Clinic staff ----------------------------------------------------------------------
 
 
@@ -266,26 +271,31 @@ def change_visit(visit_id, identity):
     return views.clinic_visit_view(scheduling.update_visit(identity, visit_id_from(visit_id), patch, now), now)
 
 
-# --- Emails to the clinic ------------------------------------------------------------
+@api("/clinic/sessions/{visit_id}/history", role=auth.Role.STAFF)
+def visit_history(visit_id, identity):
+    return views.staff_history_view(scheduling.staff_history(identity, visit_id_from(visit_id)))
+
+
+# --- The visits stream: clinic emails and visit history ------------------------------
 
 
 # TRIM_HORIZON: a new or re-created mapping starts with the oldest record the stream still
-# holds, so no patient action is skipped (sends are idempotent, so nothing goes out twice).
+# holds, so no change is skipped (every consumer is idempotent, so nothing happens twice).
 # A one-second window groups bursts without delaying a clinic's email noticeably. On AWS,
 # deploy/resources.yaml also sets these on the event source mapping, with retries, bisecting
 # and the on-failure queue.
 @app.on_dynamodb_record(
     stream_arn=PACKAGING_STREAM_ARN,
-    name="clinic_emails",
+    name="visit_changes",
     batch_size=10,
     starting_position="TRIM_HORIZON",
     maximum_batching_window_in_seconds=1,
 )
-def clinic_emails(event):
-    """A patient's cancel or un-cancel → one email to the clinic. Returns the records to retry;
-    the event source mapping needs `FunctionResponseTypes: [ReportBatchItemFailures]`."""
+def visit_changes(event):
+    """Every change to a visit → its consumers (the clinic's email, the visit history). Returns
+    the records to retry; the event source mapping needs `FunctionResponseTypes: [ReportBatchItemFailures]`."""
     runtime.ensure_bound()
-    return notifications.handle_visit_changes(event.to_dict(), event.context)
+    return visit_stream.handle_batch(event.to_dict(), event.context)
 
 
 # --- The web page and the API description ----------------------------------------------

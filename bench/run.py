@@ -55,7 +55,10 @@ BUDGETS = [
     ("scans", 0, "Scan calls anywhere during the run"),
     ("read_amplification", 1.1, "items examined ÷ returned, 100-visit list, 100,000-item table"),
     ("jwks_fetches_warm", 0, "token key fetches after the container's first request"),
-    ("stream_idle_requests", 0, "AWS requests for a stream record that needs no email"),
+    ("stream_requests_no_email", 1, "AWS requests for a stream record that needs no email: its history event only"),
+    ("history_writes_per_record", 1, "history writes for one stream record (a redelivery adds none)"),
+    ("history_requests", 2, "DynamoDB requests, one GET /portal/sessions/{id}/history (visit + clinic, one Query)"),
+    ("history_read_amplification", 1.1, "items examined ÷ returned, reading a visit's history"),
     ("overhead_ratio", 2.0, "our GET /portal/sessions ÷ bare pynamodb query, medians, DynamoDB replayed"),
     ("import_ratio", 2.5, "cold `import app` ÷ cold `import chalice, boto3`, medians"),
     ("clinic_page_requests", 2, "DynamoDB requests per page, paging a 20,000-visit clinic's year (worst page)"),
@@ -66,6 +69,7 @@ REPORTED = [
     ("list_ms_p95", "GET /portal/sessions, 100 visits, ms, 95th percentile (emulator answering)"),
     ("respond_ms_p50", "PUT …/response, ms, median (emulator answering)"),
     ("emails_per_s", "clinic emails sent per second by the stream handler"),
+    ("history_ms", "GET /portal/sessions/{id}/history, 12 events, ms (emulator answering)"),
     ("import_ms", "cold `import app`, ms, median"),
     ("bundle_mib", "Lambda bundle, zipped, MiB"),
     ("bare_query_ms_p50", "the bare pynamodb query alone, ms, median (emulator answering)"),
@@ -247,7 +251,7 @@ def stream_figures(service: Service, counter, data) -> dict:
     except Exception as error:
         traceback.print_exc()
         return {
-            "stream_idle_requests": None,
+            "stream_requests_no_email": None,
             "emails_per_s": None,
             "stream_error": f"the stream handler raised {type(error).__name__}: {error}",
         }
@@ -263,6 +267,23 @@ class Portal:
     answering: str  # the answering patient's token
     path: str  # GET /portal/sessions over the listed range
     query: object  # the bare pynamodb query of the same range
+
+
+def history_figures(portal: Portal, counter, stream: dict) -> dict:
+    """The patient reads the history of the visit the stream figures changed ROOM_CHANGES times."""
+    if not stream.get("history_visit"):
+        return {"history_requests": None, "history_read_amplification": None}
+    with counter.measure() as tally:
+        payload, ms = portal.http.request(
+            "GET", f"/portal/sessions/{stream['history_visit']}/history", portal.answering
+        )
+    if len(payload["events"]) != stream["history_events_written"]:
+        raise Broken(f"the history holds {len(payload['events'])} events, not {stream['history_events_written']}")
+    return {
+        "history_requests": tally.requests("dynamodb"),
+        "history_read_amplification": round(tally.examined / tally.returned, 3) if tally.returned else None,
+        "history_ms": round(ms, 1),
+    }
 
 
 def first_request(portal: Portal, counter, jwks) -> dict:
@@ -385,6 +406,7 @@ def measure(counter: RequestCounter, jwks: JwksFetches, replay: Replay) -> dict:
         answered = answer_visits(http, counter, portal.answering, data.answerable[:RUNS])
         figures["respond_ms_p50"] = median(answered["ms"])
         figures.update(stream_figures(service, counter, data))
+        figures.update(history_figures(portal, counter, figures))
         figures.update(paging_a_big_clinic(http, counter, jwks, now, region))
         figures.update(at_100k_visits(portal, counter, now, region))
         figures["list_requests"] = max(figures["list_requests_small"], figures["list_requests_100k"])

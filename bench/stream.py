@@ -1,5 +1,6 @@
-"""The stream figures: AWS requests for a stream record that needs no email, and clinic
-emails sent per second, from the DynamoDB-stream email handler (`clinic_emails` in `app.py`).
+"""The stream figures, from the visits-stream function (`visit_changes` in `app.py`): AWS
+requests for a record that needs no email (only its history event), history writes per
+record, and clinic emails sent per second.
 
 The handler is invoked as Lambda invokes it, with hand-built DynamoDB stream events whose
 images are the service's own items, serialized by pynamodb.
@@ -13,8 +14,9 @@ import uuid
 from chalicelib.domain import PATIENT_ACTOR, staff_actor
 from chalicelib.rules import PatientResponse
 
-HANDLER = "clinic_emails"
+HANDLER = "visit_changes"
 BATCH_SIZE = 10  # records per invocation, as an event source mapping batches them
+ROOM_CHANGES = 12  # staff changes to one visit, so that its history has something to page through
 SEND_OPERATIONS = (("ses", "SendEmail"), ("ses", "SendRawEmail"), ("ses", "SendTemplatedEmail"), ("sesv2", "SendEmail"))
 
 
@@ -39,10 +41,10 @@ def record(old, new, stream_arn: str, region: str, sequence: int) -> dict:
     }
 
 
-def staff_moves_room(visit, now: str):
-    """Staff edit the location: a change that sends no email."""
+def staff_moves_room(visit, now: str, room: int = 5):
+    """Staff edit the location: a change that sends no email, and one history event."""
     new = copy.deepcopy(visit)
-    new.location = "Room 5, 120 Main St"
+    new.location = f"Room {room}, 120 Main St"
     new.changed_by, new.changed_at, new.change_id = staff_actor("front@bench.example"), now, _change_id()
     return visit, new
 
@@ -65,18 +67,25 @@ def _failed_records(payload) -> int:
 
 
 def measure(client, counter, visits: list, stream_arn: str, region: str, now: str) -> dict:
-    """`visits`: stored visits awaiting an answer. The first gets a staff room change; each of
-    the others a patient cancel, sent in batches of BATCH_SIZE."""
+    """`visits`: stored visits awaiting an answer. The first gets ROOM_CHANGES staff room changes,
+    one record per invocation; each of the others a patient cancel, sent in batches of BATCH_SIZE."""
     quiet, *cancelled = visits
-    with counter.measure() as idle:
-        payload = client.lambda_.invoke(
-            HANDLER, {"Records": [record(*staff_moves_room(quiet, now), stream_arn, region, 1)]}
-        ).payload
-    failed = _failed_records(payload)
+    failed, requests, history_writes = 0, [], []
+    before = quiet
+    for room in range(ROOM_CHANGES):
+        old, new = staff_moves_room(before, now, room=room + 5)
+        with counter.measure() as idle:
+            payload = client.lambda_.invoke(
+                HANDLER, {"Records": [record(old, new, stream_arn, region, room + 1)]}
+            ).payload
+        failed += _failed_records(payload)
+        requests.append(idle.requests())
+        history_writes.append(idle.count("PutItem"))
+        before = new
 
     records = [
         record(*patient_cancels(visit, now), stream_arn, region, sequence)
-        for sequence, visit in enumerate(cancelled, start=2)
+        for sequence, visit in enumerate(cancelled, start=ROOM_CHANGES + 1)
     ]
     with counter.measure() as sending:
         started = time.perf_counter()
@@ -86,8 +95,11 @@ def measure(client, counter, visits: list, stream_arn: str, region: str, now: st
         elapsed = time.perf_counter() - started
     emails = sum(sending.calls[operation] for operation in SEND_OPERATIONS)
     return {
-        "stream_idle_requests": idle.requests(),
-        "stream_idle_calls": idle.summary(),
+        "stream_requests_no_email": max(requests),
+        "stream_calls_no_email": idle.summary(),
+        "history_writes_per_record": max(history_writes),
+        "history_visit": quiet.visit_id,
+        "history_events_written": ROOM_CHANGES,
         "emails_per_s": round(emails / elapsed, 1),
         "emails_sent": emails,
         "emails_expected": len(records),

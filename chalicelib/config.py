@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 DEFAULT_REGION = "us-east-1"
 DEFAULT_TABLE_PREFIX = "portal-dev"
 # Every table the service uses, by kind; `<prefix>-<kind>` unless `<KIND>_TABLE` names it.
-TABLE_KINDS = ("clinics", "patients", "visits", "idempotency")
+TABLE_KINDS = ("clinics", "patients", "visits", "history", "idempotency")
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,18 @@ from zoneinfo import ZoneInfo
 from chalicelib import rules, times
 from chalicelib.errors import BadInput
 from chalicelib.logs import logger
-from chalicelib.models import Clinic, Patient, Visit
+from chalicelib.models import Clinic, HistoryEvent, Patient, Visit
 
-# Who made a write, as stamped on the visit (`changed_by`). A change that leaves the stamp
-# as it was (`change_id` unchanged) was made by hand in the console.
+# Who made a write, as stamped on the visit (`changed_by`): the patient in the portal, the
+# patient through a reminder's link, staff (`staff:<login>`), or the service itself (demo data,
+# reminders). A change that leaves the stamp as it was (`change_id` unchanged) was made by hand
+# in the console.
 PATIENT_ACTOR = "patient"
-SEED_ACTOR = "seed"
+REMINDER_LINK_ACTOR = "reminder-link"
+SYSTEM_ACTOR = "system"
 STAFF_ACTOR_PREFIX = "staff:"
+CONSOLE_ACTOR = "console"
+KNOWN_ACTORS = frozenset({PATIENT_ACTOR, REMINDER_LINK_ACTOR, SYSTEM_ACTOR})
 
 # A new clinic's session classes (bootstrap, demo, benchmark, tests): name, cancelled-type.
 DEFAULT_SESSION_CLASSES = (
@@ -119,6 +124,14 @@ class PatientPage:
 
     patients: list[Patient]
     next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class VisitHistory:
+    """A visit's history events, oldest first, read against its clinic (for its time zone)."""
+
+    clinic: ClinicContext
+    events: list[HistoryEvent]
 
 
 @dataclass(frozen=True)

@@ -180,8 +180,31 @@ class Visit(Model):
     by_clinic_class = VisitsByClass()
 
 
+class HistoryEvent(Model):
+    """One change to a visit, as the visits stream showed it. Append-only, kept for years: the
+    service only ever adds items (a conditional put, so a redelivered record adds nothing).
+    One visit's history is one Query on its `visit_id`, oldest first by `event_key`."""
+
+    class Meta(_Meta):
+        pass
+
+    visit_id = UnicodeAttribute(hash_key=True)
+    # "<at>#<stream sequence number>": in time order, and one key per stream record.
+    event_key = UnicodeAttribute(range_key=True)
+    at = UnicodeAttribute()
+    by = UnicodeAttribute()  # patient, staff:<login>, reminder-link, system or console
+    what = UnicodeAttribute()  # created, confirmed, cancel_requested, ... (chalicelib/history.py)
+    # The visit's fields that changed, in their stored names and values: {field: [before, after]}.
+    changes = MapAttribute(default=dict)
+    reason = UnicodeAttribute(null=True)  # what the patient wrote with a cancellation
+    clinic_id = UnicodeAttribute(default="")
+    patient_id = UnicodeAttribute(default="")
+    change_id = UnicodeAttribute(null=True)  # the write's stamp; none for a console edit
+    stream_event_id = UnicodeAttribute(default="")
+
+
 # Each model and the kind of table it lives in (`Settings.table(kind)`).
-TABLES = {Clinic: "clinics", Patient: "patients", Visit: "visits"}
+TABLES = {Clinic: "clinics", Patient: "patients", Visit: "visits", HistoryEvent: "history"}
 ALL_MODELS = tuple(TABLES)
 
 

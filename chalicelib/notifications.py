@@ -1,15 +1,17 @@
 """The clinic's emails: a patient's cancel or un-cancel, read off the visits table's stream, sent by SES.
 
+`email_clinic` is one of the consumers `visit_stream` hands each stream record to.
+
 `decide` reads one stream record's old and new images and nothing else, so a record that
 needs no email costs no AWS call. A send is idempotent per patient action (Powertools'
-idempotency, keyed by the visit's `change_id`) and failures are reported per
-record (Powertools' batch processor), so a retried batch re-sends nothing already sent.
+idempotency, keyed by the visit's `change_id`), so a redelivered or retried record re-sends
+nothing already sent.
 """
 
 import functools
 import html
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formataddr
 from pathlib import Path
@@ -17,7 +19,6 @@ from string import Template
 from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -25,7 +26,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib import aws, config, inputs, rules, times
+from chalicelib import aws, config, inputs, rules, stream_images, times
 from chalicelib.domain import PATIENT_ACTOR, ClinicContext
 from chalicelib.errors import BadInput
 from chalicelib.logs import logger
@@ -84,19 +85,14 @@ class Undeliverable(Exception):
 def decide(record: dict) -> PatientAction | None:
     """The email a stream record calls for, from its images alone; None for every other change.
 
-    Only a patient's own write emails: it sets `changed_by` to "patient" and a new `change_id`.
-    Staff, the seeder and console edits leave one or the other as it was.
+    Only a patient's own write emails (`stream_images.writer` is the patient: a new stamp with
+    `changed_by` "patient"). Staff, the service and console edits never email.
     """
-    if record.get("eventName") != "MODIFY":
-        return None  # a new item is the clinic's own record; a removed one has no patient action
-    change = record.get("dynamodb") or {}
-    old, new = change.get("OldImage") or {}, change.get("NewImage") or {}
-    if _text(new, "changed_by") != PATIENT_ACTOR:
+    if record.get("eventName") != stream_images.MODIFY or stream_images.writer(record) != PATIENT_ACTOR:
         return None
-    change_id = _text(new, "change_id")
-    if not change_id or change_id == _text(old, "change_id"):
-        return None
-    before, after = _text(old, "patient_response"), _text(new, "patient_response")
+    old, new = stream_images.images(record)
+    text = stream_images.text
+    before, after = text(old, "patient_response"), text(new, "patient_response")
     if after == _CANCELLED and before != _CANCELLED:
         kind, reason_from = CANCEL, new
     elif before == _CANCELLED and "patient_response" not in new:
@@ -105,31 +101,17 @@ def decide(record: dict) -> PatientAction | None:
         return None  # a confirmation, or its removal
     return PatientAction(
         kind=kind,
-        change_id=change_id,
-        clinic_id=_text(new, "clinic_id") or "",
-        patient_id=_text(new, "patient_id") or "",
-        visit_id=_text(new, "visit_id") or "",
-        patient_name=_text(new, "patient_name") or "",
-        starts_at=_text(new, "starts_at") or "",
-        provider=_text(new, "provider") or "",
-        location=_text(new, "location") or "",
-        acted_at=_text(new, "changed_at") or _instant_of(change.get("ApproximateCreationDateTime")),
-        reason=(_text(reason_from, "cancel_reason") or "").strip(),
+        change_id=text(new, "change_id"),
+        clinic_id=text(new, "clinic_id") or "",
+        patient_id=text(new, "patient_id") or "",
+        visit_id=text(new, "visit_id") or "",
+        patient_name=text(new, "patient_name") or "",
+        starts_at=text(new, "starts_at") or "",
+        provider=text(new, "provider") or "",
+        location=text(new, "location") or "",
+        acted_at=stream_images.written_at(record),
+        reason=(text(reason_from, "cancel_reason") or "").strip(),
     )
-
-
-def _text(image, name: str) -> str | None:
-    """A string attribute of a raw DynamoDB image; None when absent or of another type (console edits)."""
-    value = image.get(name) if isinstance(image, dict) else None
-    text = value.get("S") if isinstance(value, dict) else None
-    return text if isinstance(text, str) else None
-
-
-def _instant_of(epoch_seconds) -> str:
-    try:
-        return times.format_instant(datetime.fromtimestamp(float(epoch_seconds), tz=UTC))
-    except (TypeError, ValueError, OverflowError):
-        return ""
 
 
 # --- The email itself ------------------------------------------------------------------
@@ -230,12 +212,14 @@ def _guarded_send(table_name: str, dynamodb):
     )
 
 
-def _handle_record(record, ses) -> dict[str, str] | None:
-    action = decide(record.raw_event)
+def email_clinic(record: dict) -> dict[str, str] | None:
+    """The visits-stream consumer: one record → the clinic's email it calls for, sent once.
+    Raises (so the record is retried) when a send that could succeed failed."""
+    action = decide(record)
     if action is None:
         return None
     try:
-        return _send_once()(ses, action=action)
+        return _send_once()(aws.sesv2(), action=action)
     except Undeliverable as problem:
         # Reporting it would block the shard with retries that cannot succeed: log, count, move on.
         logger.error("Clinic email cannot be sent", extra={**action.ids(), "problem": str(problem)})
@@ -250,10 +234,7 @@ def _handle_record(record, ses) -> dict[str, str] | None:
         raise
 
 
-def handle_visit_changes(event: dict, context=None, ses=None) -> dict:
-    """One batch of the visits stream, as Lambda delivers it → `{"batchItemFailures": [...]}`."""
+def register_invocation(context) -> None:
+    """An interrupted send's in-progress lock lasts as long as the invocation, not longer."""
     if context is not None:
-        _IDEMPOTENCY.register_lambda_context(context)  # an interrupted send's lock lasts as long as the invocation
-    processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
-    handle = functools.partial(_handle_record, ses=ses or aws.sesv2())
-    return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+        _IDEMPOTENCY.register_lambda_context(context)

@@ -6,7 +6,7 @@ No AWS here, so every rule is tested in microseconds (tests/test_rules.py).
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
 
@@ -164,6 +164,77 @@ def decide_staff_change(visit: VisitState, patch: Mapping, tz: ZoneInfo, now: da
 def check_known_class(policy: ClinicPolicy, name: str) -> None:
     if name not in policy.session_classes:
         raise BadInput(f'Unknown session class "{name}".')
+
+
+# --- Reminders -------------------------------------------------------------------------
+
+MAX_REMINDER_HOURS = 336  # two weeks
+MAX_REMINDERS = 3
+# How close a reminder moved out of quiet hours lands before them: the minute before they begin.
+_BEFORE_QUIET = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """Clock times at the clinic when no reminder goes out: [start, end), across midnight when
+    start is after end; none at all when they are equal."""
+
+    start: time
+    end: time
+
+    def contains(self, clock: time) -> bool:
+        if self.start == self.end:
+            return False
+        if self.start < self.end:
+            return self.start <= clock < self.end
+        return clock >= self.start or clock < self.end
+
+    def span_around(self, local: datetime) -> tuple[datetime, datetime]:
+        """The quiet span (its start and end, at the clinic) that holds `local`, a moment inside one."""
+        day = local.date()
+        after_midnight = self.start > self.end and local.time() < self.start  # the span began the evening before
+        first_day = day - timedelta(days=1) if after_midnight else day
+        last_day = first_day if self.start < self.end else first_day + timedelta(days=1)
+        tz = local.tzinfo
+        return datetime.combine(first_day, self.start, tzinfo=tz), datetime.combine(last_day, self.end, tzinfo=tz)
+
+
+@dataclass(frozen=True)
+class ReminderPolicy:
+    """A clinic's reminder settings (the contract's defaults: off, 48 hours, 21:00–08:00, provider shown)."""
+
+    enabled: bool = False
+    hours_before: tuple[int, ...] = (48,)
+    quiet_hours: QuietHours = QuietHours(time(21, 0), time(8, 0))
+    show_provider: bool = True
+
+
+def reminder_due_times(starts_at: datetime, policy: ReminderPolicy, tz: ZoneInfo, armed_at: datetime):
+    """[(hours_before, due)] for a visit's reminders, longest lead first. Each is due `hours_before`
+    hours before the start, moved out of the clinic's quiet hours to the nearest moment that is
+    still before the visit; one that was already due when the visit was scheduled (or moved), at
+    `armed_at`, is skipped, and the later ones still apply."""
+    due_times = []
+    for lead in sorted(set(policy.hours_before), reverse=True):
+        due = outside_quiet_hours(starts_at - timedelta(hours=lead), starts_at, policy.quiet_hours, tz)
+        if armed_at < due < starts_at:
+            due_times.append((lead, due))
+    return due_times
+
+
+def outside_quiet_hours(due: datetime, starts_at: datetime, quiet: QuietHours, tz: ZoneInfo) -> datetime:
+    """`due`, or the nearest moment outside the quiet hours that is still before the visit: the
+    end of the quiet span when the visit is after it and that is nearer, else the minute before
+    the span began."""
+    local = due.astimezone(tz)
+    if not quiet.contains(local.time()):
+        return due
+    span_start, span_end = quiet.span_around(local)
+    before = (span_start - _BEFORE_QUIET).astimezone(UTC)
+    after = span_end.astimezone(UTC)
+    if after < starts_at and after - due <= due - before:
+        return after
+    return before
 
 
 # --- Listing ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactGet, TransactWrite
 
-from chalicelib import accounts, aws, inputs, rules, signing, times
+from chalicelib import accounts, aws, history, inputs, rules, signing, times
 from chalicelib.auth import Identity
 from chalicelib.domain import (
     DEFAULT_SESSION_CLASSES,
@@ -31,6 +31,7 @@ from chalicelib.domain import (
     PatientProfile,
     Schedule,
     ScheduledVisit,
+    VisitHistory,
     readable_visits,
     staff_actor,
     visit_state,
@@ -179,6 +180,21 @@ def _patient_visit(identity: Identity, visit_id: str) -> ScheduledVisit:
     if state is None:
         raise NotFound("Unknown visit.")
     return ScheduledVisit(context, item, state)
+
+
+# --- Visit history ---------------------------------------------------------------------
+
+
+def patient_history(identity: Identity, visit_id: str) -> VisitHistory:
+    """The patient's own visit's history; 404 exactly as for the visit itself."""
+    visit = _patient_visit(identity, visit_id)
+    return VisitHistory(visit.clinic, history.events_of(visit.item.visit_id))
+
+
+def staff_history(identity: Identity, visit_id: str) -> VisitHistory:
+    """Also for a visit whose start was edited into something unreadable: its history says how."""
+    context, item = _staff_item(identity, visit_id)
+    return VisitHistory(context, history.events_of(item.visit_id))
 
 
 # --- What every write of a visit is built from ------------------------------------------
@@ -408,18 +424,24 @@ def create_visit(identity: Identity, fields: dict, now: datetime) -> ScheduledVi
     return ScheduledVisit(context, item, visit_state(item))
 
 
-def _staff_visit(identity: Identity, visit_id: str) -> ScheduledVisit:
+def _staff_item(identity: Identity, visit_id: str) -> tuple[ClinicContext, Visit]:
+    """A visit of the staff member's clinic, as stored; another clinic's is NotFound."""
     # The index is only used to find the partition; the item itself is read consistently.
     touched(visit_id=visit_id)
     for key in Visit.by_visit_id.query(visit_id, limit=1):
         context, item = _clinic_and(identity, Visit, key.patient_id, visit_id)
         if item is not None:
             touched(patient_id=item.patient_id)
-            state = visit_state(item)
-            if state is None:
-                raise Conflict("This visit's start time cannot be read; fix starts_at in the console first.")
-            return ScheduledVisit(context, item, state)
+            return context, item
     raise NotFound("Unknown visit.")
+
+
+def _staff_visit(identity: Identity, visit_id: str) -> ScheduledVisit:
+    context, item = _staff_item(identity, visit_id)
+    state = visit_state(item)
+    if state is None:
+        raise Conflict("This visit's start time cannot be read; fix starts_at in the console first.")
+    return ScheduledVisit(context, item, state)
 
 
 def update_visit(identity: Identity, visit_id: str, patch: dict, now: datetime) -> ScheduledVisit:

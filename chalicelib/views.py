@@ -2,9 +2,18 @@
 
 from datetime import datetime
 
-from chalicelib import rules, times
-from chalicelib.domain import ClinicContext, PatientPage, PatientProfile, Schedule, ScheduledVisit
-from chalicelib.models import Clinic, Patient
+from chalicelib import history, rules, times
+from chalicelib.domain import (
+    PATIENT_ACTOR,
+    REMINDER_LINK_ACTOR,
+    ClinicContext,
+    PatientPage,
+    PatientProfile,
+    Schedule,
+    ScheduledVisit,
+    VisitHistory,
+)
+from chalicelib.models import Clinic, HistoryEvent, Patient
 
 
 def visit_view(visit: ScheduledVisit, now: datetime) -> dict:
@@ -93,6 +102,64 @@ def me_view(profile: PatientProfile) -> dict:
             "cancel_cutoff_hours": settings["cancel_cutoff_hours"],
         },
     }
+
+
+# --- Visit history ---------------------------------------------------------------------
+
+# A patient reads "you" for what they did (in the portal or through a reminder's link) and
+# "clinic" for everything else: staff, the service, edits in the console.
+_THE_PATIENT = frozenset({PATIENT_ACTOR, REMINDER_LINK_ACTOR})
+
+
+def staff_history_view(visit_history: VisitHistory) -> dict:
+    """Everything: who exactly, and every field that changed (a start as date and time at the clinic)."""
+    tz = visit_history.clinic.tz
+    events = []
+    for event in visit_history.events:
+        view = {"at": event.at, "by": event.by, "what": event.what, "changes": _changes_at_the_clinic(event, tz)}
+        if event.reason:
+            view["reason"] = event.reason
+        events.append(view)
+    return {"events": events}
+
+
+def patient_history_view(visit_history: VisitHistory) -> dict:
+    """What the patient may see: you or the clinic, a move's old and new date and time, their own reason."""
+    tz = visit_history.clinic.tz
+    events = []
+    for event in visit_history.events:
+        by = "you" if event.by in _THE_PATIENT else "clinic"
+        changes = _changes_at_the_clinic(event, tz) if event.what == history.MOVED else {}
+        view = {"at": event.at, "by": by, "what": event.what, "changes": _only_when(changes)}
+        if by == "you" and event.reason:
+            view["reason"] = event.reason
+        events.append(view)
+    return {"events": events}
+
+
+def _only_when(changes: dict) -> dict:
+    return {field: changes[field] for field in ("date", "start_time") if field in changes}
+
+
+def _changes_at_the_clinic(event: HistoryEvent, tz) -> dict:
+    """The stored fields that changed, with a start shown as the API shows it: date and time at the clinic."""
+    stored = event.changes.as_dict() if hasattr(event.changes, "as_dict") else {}
+    changes = {}
+    for field, pair in stored.items():
+        before, after = pair if isinstance(pair, list) and len(pair) == 2 else (None, None)
+        if field == "starts_at":
+            (day_before, time_before), (day_after, time_after) = _local(before, tz), _local(after, tz)
+            changes["date"], changes["start_time"] = [day_before, day_after], [time_before, time_after]
+        else:
+            changes[field] = [before, after]
+    return changes
+
+
+def _local(instant, tz) -> tuple[str | None, str | None]:
+    try:
+        return times.utc_to_local(times.parse_instant(instant), tz)
+    except (TypeError, ValueError, AttributeError):
+        return None, None
 
 
 def patient_view(patient: Patient) -> dict:

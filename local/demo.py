@@ -11,6 +11,8 @@ from chalicelib.models import Patient
 from local import records
 
 CLINIC_ID = "demo-clinic"
+CLINIC_NAME = "Demo Family Therapy"
+CLINIC_PHONE = "(555) 010-2040"
 TIMEZONE = "America/New_York"
 STAFF_LOGIN = ("staff@demo-clinic.example", "Demo-Staff-2026!")
 PATIENT_PASSWORD = "Demo-Patient-2026!"
@@ -45,9 +47,9 @@ def seed(now: datetime = None) -> dict[str, str]:
     today = now.astimezone(tz).date()
     records.clinic(
         CLINIC_ID,
-        name="Demo Family Therapy",
+        name=CLINIC_NAME,
         timezone=TIMEZONE,
-        phone="(555) 010-2040",
+        phone=CLINIC_PHONE,
         admin_email="frontdesk@demo-clinic.example",
     ).save()
     staff_secrets = {STAFF_LOGIN[0]: records.staff_login(STAFF_LOGIN[0], CLINIC_ID, STAFF_LOGIN[1])}

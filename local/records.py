@@ -1,7 +1,7 @@
 """Clinics and visits as the clinic's own records, for the demo, the benchmark and the tests.
 
 Items are built here and written by the caller straight to the tables (no API, so no email),
-stamped by the seeder. Never shipped to Lambda.
+stamped as the service's own (`system`). Never shipped to Lambda.
 """
 
 import time
@@ -10,7 +10,7 @@ from datetime import datetime
 import pyotp
 
 from chalicelib import accounts, scheduling, times
-from chalicelib.domain import SEED_ACTOR
+from chalicelib.domain import SYSTEM_ACTOR
 from chalicelib.models import Clinic, Visit
 
 DEFAULT_PHONE = "(555) 010-2040"
@@ -53,7 +53,7 @@ def visit(
         session_class=session_class,
         completed=completed,
         created_at=stamp,
-        changed_by=SEED_ACTOR,
+        changed_by=SYSTEM_ACTOR,
         changed_at=stamp,
         change_id=f"chg_seed_{visit_id}",
     )

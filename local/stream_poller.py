@@ -1,7 +1,7 @@
 """Local mode's stand-in for Lambda's event source mapping on the visits stream.
 
 Reads the stream in the emulator and hands each batch, shaped as Lambda shapes it, to the
-very handler Lambda runs (`clinic_emails`). Like Lambda with `ReportBatchItemFailures`, it
+very handler Lambda runs (`visit_changes`). Like Lambda with `ReportBatchItemFailures`, it
 retries a batch from the first record the handler reports as failed, with a backoff, and
 blocks the shard meanwhile. Each email SES accepted is printed to the console.
 """
@@ -16,7 +16,7 @@ from chalice.local import LambdaContext
 from local import emulator
 from ops.stream_records import as_lambda_delivers
 
-FUNCTION_NAME = "clinic_emails"
+FUNCTION_NAME = "visit_changes"
 
 
 def print_email(message: emulator.SentEmail) -> None:

@@ -6,8 +6,8 @@ a temporary password, and their first login sets up their authenticator app. `ad
 another staff login to an existing clinic. Both are safe to run again: what already exists is
 reported and left as it is. `reset-staff-mfa` is for a staff member who lost their
 authenticator. `rotate-signing-key` adds a new key for list cursors and links and makes it
-current. `replay-failures` sends the stream records behind the notes in the email function's
-on-failure queue to the function again.
+current. `replay-failures` sends the stream records behind the notes in the visits-stream
+function's on-failure queue to the function again.
 
 It lives outside `chalicelib/`, so it is never shipped to Lambda; it reaches the tables and
 Cognito through the service's own code, bound to the stage (`runtime.bind`).
@@ -51,14 +51,14 @@ _NEEDS = {
     "add-staff": ("ClinicsTableName", "StaffUserPoolId"),
     "reset-staff-mfa": ("StaffUserPoolId",),
     "rotate-signing-key": ("SigningKeysSecretArn",),
-    "replay-failures": ("EmailFailuresQueueUrl", "EmailsFunctionName"),
+    "replay-failures": ("StreamFailuresQueueUrl", "StreamFunctionName"),
 }
 _FLAGS = {
     "ClinicsTableName": "clinics_table",
     "StaffUserPoolId": "staff_user_pool_id",
     "SigningKeysSecretArn": "signing_keys_secret",
-    "EmailFailuresQueueUrl": "queue_url",
-    "EmailsFunctionName": "function_name",
+    "StreamFailuresQueueUrl": "queue_url",
+    "StreamFunctionName": "function_name",
 }
 # The stream no longer has the records (it keeps them 24 hours), or the shard is gone.
 _RECORDS_GONE = {"TrimmedDataAccessException", "ExpiredIteratorException", "ResourceNotFoundException"}
@@ -204,12 +204,12 @@ def rotate_signing_key(args, where: dict[str, str], secretsmanager=None) -> list
 def replay_failures(
     args, where: dict[str, str], sqs=None, streams=None, invoke: Callable[[dict], dict] | None = None
 ) -> list[str]:
-    """Sends the records behind each note in the on-failure queue to the email function again, and
-    deletes the note once the function took them all. Its idempotency stops duplicate emails."""
+    """Sends the records behind each note in the on-failure queue to the stream function again, and
+    deletes the note once the function took them all. Its consumers' idempotency stops duplicates."""
     sqs = sqs or operator_client("sqs")
     streams = streams or operator_client("dynamodbstreams")
-    invoke = invoke or _lambda_invoker(where["EmailsFunctionName"])
-    queue = where["EmailFailuresQueueUrl"]
+    invoke = invoke or _lambda_invoker(where["StreamFunctionName"])
+    queue = where["StreamFailuresQueueUrl"]
     report = []
     for _ in range(args.max_messages):
         messages = sqs.receive_message(
@@ -232,7 +232,7 @@ def replay_failures(
         if failed:
             report.append(
                 f"Kept {message['MessageId']}: {len(failed)} of {len(records)} records failed again; "
-                "see the email function's logs."
+                "see the stream function's logs."
             )
             continue
         sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
@@ -335,10 +335,10 @@ def parser() -> argparse.ArgumentParser:
     replay = commands.add_parser(
         "replay-failures",
         parents=[where],
-        help="send the records behind the on-failure queue's notes to the email function again",
+        help="send the records behind the on-failure queue's notes to the stream function again",
     )
-    replay.add_argument("--queue-url", help="instead of the stack's EmailFailuresQueueUrl output")
-    replay.add_argument("--function-name", help="instead of the stack's EmailsFunctionName output")
+    replay.add_argument("--queue-url", help="instead of the stack's StreamFailuresQueueUrl output")
+    replay.add_argument("--function-name", help="instead of the stack's StreamFunctionName output")
     replay.add_argument("--max-messages", type=int, default=100)
     return top
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 from chalice.test import Client
@@ -22,6 +23,8 @@ from chalicelib.logs import logger
 from chalicelib.models import Clinic, Patient, Visit
 from local import emulator, records
 from local.gateway import use_portal_gateway
+from local.stream_poller import FUNCTION_NAME
+from ops.stream_records import as_lambda_delivers
 
 # Records the AWS calls each function makes, for tests/test_permissions.py.
 pytest_plugins = ["aws_calls"]
@@ -235,6 +238,36 @@ def make_clinic(api, aws):
 @pytest.fixture
 def clinic(make_clinic) -> World:
     return make_clinic()
+
+
+@pytest.fixture
+def deliver(client):
+    """Invokes the visits-stream function with one batch, as the event source mapping does."""
+
+    def invoke(*records):
+        return client.lambda_.invoke(FUNCTION_NAME, {"Records": list(records)}).payload
+
+    return invoke
+
+
+@pytest.fixture
+def stream_records_of(aws):
+    """The visits stream's records of one visit so far, oldest first, as Lambda delivers them."""
+    streams = boto3.client("dynamodbstreams", region_name=aws.settings.region, endpoint_url=aws.endpoint)
+
+    def read(visit_id: str) -> list[dict]:
+        (shard,) = streams.describe_stream(StreamArn=aws.visits_stream_arn)["StreamDescription"]["Shards"]
+        iterator = streams.get_shard_iterator(
+            StreamArn=aws.visits_stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        records = []
+        while iterator:
+            page = streams.get_records(ShardIterator=iterator, Limit=1000)
+            records += [r for r in page["Records"] if r["dynamodb"]["Keys"]["visit_id"]["S"] == visit_id]
+            iterator = page.get("NextShardIterator") if page["Records"] else None
+        return [as_lambda_delivers(record, aws.visits_stream_arn) for record in records]
+
+    return read
 
 
 @pytest.fixture

@@ -292,7 +292,9 @@ def test_reset_staff_mfa_ends_their_sessions_and_their_next_login_sets_up_the_au
     assert result.returncode == 0, result.stderr
     (temporary,) = [line.split(": ", 1)[1] for line in result.stdout.splitlines() if line.startswith("Temporary")]
     assert api.post("/auth/refresh", json_body={"refresh_token": before["refresh_token"]}).status_code == 401
-    old_password = api.post("/auth/login", json_body={"username": clinic.staff_email, "password": "Test-Password-2026!"})
+    old_password = api.post(
+        "/auth/login", json_body={"username": clinic.staff_email, "password": "Test-Password-2026!"}
+    )
     assert old_password.status_code == 401
     assert api.get("/clinic/settings", first_login(api, clinic.staff_email, temporary)).status_code == 200
 

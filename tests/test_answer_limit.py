@@ -62,7 +62,7 @@ def test_twenty_cancel_toggles_make_six_changes_and_at_most_six_clinic_emails(ap
         response = respond(api, clinic, visit_id, "cancelled") if toggle % 2 == 0 else change(api, clinic, visit_id)
         statuses.append(response.status_code)
     records = stream.records_of(visit_id)
-    client.lambda_.invoke("clinic_emails", {"Records": records})
+    client.lambda_.invoke("visit_changes", {"Records": records})
 
     # Past the limit every cancel is 429; the changes between them find no answer to remove (200, a no-op).
     assert statuses == [200] * LIMIT + [429, 200] * ((20 - LIMIT) // 2)

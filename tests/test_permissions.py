@@ -57,7 +57,7 @@ class EmulatorStack:
             "AWS::StackName": stack_name,
             "SenderEmail": settings.sender_email,
         }
-        for kind in ("clinics", "patients", "visits", "idempotency"):
+        for kind in config.TABLE_KINDS:
             logical_id = f"{kind.capitalize()}Table"
             table_arn = f"arn:aws:dynamodb:{region}:{aws_calls.ACCOUNT}:table/{settings.table(kind)}"
             self.values.update(
@@ -75,7 +75,7 @@ class EmulatorStack:
                 "StaffUserPool": staff_pool,
                 "StaffUserPool.Arn": f"arn:aws:cognito-idp:{region}:{aws_calls.ACCOUNT}:userpool/{staff_pool}",
                 "SigningKeysSecret": settings.signing_keys_secret,  # Ref of a secret is its ARN
-                "EmailFailuresQueue.Arn": (f"arn:aws:sqs:{region}:{aws_calls.ACCOUNT}:{stack_name}-email-failures"),
+                "StreamFailuresQueue.Arn": (f"arn:aws:sqs:{region}:{aws_calls.ACCOUNT}:{stack_name}-stream-failures"),
             }
         )
 

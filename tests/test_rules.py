@@ -243,3 +243,65 @@ def test_a_session_class_must_be_one_of_the_clinics():
     rules.check_known_class(clinic, "Individual therapy")
     with pytest.raises(BadInput):
         rules.check_known_class(clinic, "Yoga")
+
+
+# --- Reminders: when each is due --------------------------------------------------------
+
+NIGHT = rules.QuietHours(time(21, 0), time(8, 0))
+
+
+def at_clinic(day: str, clock: str, tz=NEW_YORK) -> datetime:
+    return times.local_to_utc(date.fromisoformat(day), time.fromisoformat(clock), tz)
+
+
+def due_at_clinic(due_times, tz=NEW_YORK):
+    return [(lead, due.astimezone(tz).strftime("%Y-%m-%d %H:%M")) for lead, due in due_times]
+
+
+def test_each_lead_time_is_due_that_many_hours_before_the_start_longest_first():
+    policy = rules.ReminderPolicy(enabled=True, hours_before=(2, 48), quiet_hours=rules.QuietHours(time(0), time(0)))
+    due = rules.reminder_due_times(at_clinic("2026-12-10", "14:00"), policy, NEW_YORK, armed_at=NOW)
+    assert due_at_clinic(due) == [(48, "2026-12-08 14:00"), (2, "2026-12-10 12:00")]
+
+
+@pytest.mark.parametrize(
+    "start, lead, due",
+    [
+        ("2026-12-10 09:00", 2, "2026-12-10 08:00"),  # due 07:00: the end of the night is nearer, and before the visit
+        ("2026-12-10 07:30", 1, "2026-12-09 20:59"),  # due 06:30: 08:00 would be after the visit
+        ("2026-12-11 00:00", 2, "2026-12-10 20:59"),  # due 22:00: the evening before is nearer than the morning
+        ("2026-12-10 10:30", 2, "2026-12-10 08:30"),  # due 08:30: not quiet
+        ("2026-12-10 23:00", 1, "2026-12-10 20:59"),  # due 22:00, the visit itself in the night
+    ],
+)
+def test_a_reminder_due_in_the_quiet_hours_moves_to_the_nearest_moment_outside_them_before_the_visit(start, lead, due):
+    policy = rules.ReminderPolicy(enabled=True, hours_before=(lead,), quiet_hours=NIGHT)
+    day, clock = start.split()
+    assert due_at_clinic(rules.reminder_due_times(at_clinic(day, clock), policy, NEW_YORK, NOW)) == [(lead, due)]
+
+
+def test_quiet_hours_that_do_not_cross_midnight():
+    lunch = rules.ReminderPolicy(enabled=True, hours_before=(3,), quiet_hours=rules.QuietHours(time(12), time(13)))
+    due = rules.reminder_due_times(at_clinic("2026-12-10", "15:30"), lunch, NEW_YORK, NOW)
+    assert due_at_clinic(due) == [(3, "2026-12-10 13:00")]
+
+
+def test_equal_start_and_end_mean_no_quiet_hours():
+    policy = rules.ReminderPolicy(enabled=True, hours_before=(5,), quiet_hours=rules.QuietHours(time(0), time(0)))
+    due = rules.reminder_due_times(at_clinic("2026-12-10", "06:00"), policy, NEW_YORK, NOW)
+    assert due_at_clinic(due) == [(5, "2026-12-10 01:00")]
+
+
+def test_a_lead_time_already_past_when_the_visit_was_scheduled_is_skipped_the_later_ones_still_apply():
+    policy = rules.ReminderPolicy(enabled=True, hours_before=(48, 2), quiet_hours=rules.QuietHours(time(0), time(0)))
+    start = NOW + timedelta(hours=30)
+    assert [lead for lead, _ in rules.reminder_due_times(start, policy, NEW_YORK, armed_at=NOW)] == [2]
+
+
+def test_hours_before_a_visit_on_a_daylight_saving_day_are_real_hours_and_quiet_hours_are_local():
+    # Spring forward in New York: 2026-03-08 02:00 EST becomes 03:00 EDT.
+    policy = rules.ReminderPolicy(enabled=True, hours_before=(24, 3), quiet_hours=NIGHT)
+    due = rules.reminder_due_times(at_clinic("2026-03-08", "10:00"), policy, NEW_YORK, armed_at=NOW.replace(month=1))
+    # 24 real hours before 10:00 EDT is 09:00 EST the day before; 3 hours before is 07:00 EDT,
+    # inside the night, so it moves to 08:00 EDT.
+    assert due_at_clinic(due) == [(24, "2026-03-07 09:00"), (3, "2026-03-08 08:00")]

@@ -12,6 +12,7 @@
 import { api, ApiError, NetworkError, responsePath, RetryLaterError, SessionExpiredError } from './api.js';
 import { openCancelDialog, setUpCancelDialog } from './dialogs.js';
 import { $, clearMessage, showMessage } from './dom.js';
+import { toggleHistory } from './history.js';
 import { endSession, expireSession, setUpLogin, showLogin, showView } from './login.js';
 import { MESSAGES } from './messages.js';
 import { focusVisit, renderTimezoneNote, renderVisits } from './render.js';
@@ -191,6 +192,12 @@ async function changeVisit(row) {
 }
 
 function onVisitActionClick(event) {
+  const toggle = event.target.closest('button[data-history]');
+  if (toggle) {
+    const visit = state.visits.find((v) => String(v.id) === toggle.dataset.history);
+    if (visit) toggleHistory(toggle, visit, toggle.closest('tr')?.classList.contains('is-past'));
+    return;
+  }
   const button = event.target.closest('button[data-action]');
   if (!button || button.disabled) return;
   const row = button.closest('tr[data-visit-id]');

@@ -29,6 +29,21 @@ export function formatDate(isoDate) {
   }).format(new Date(Date.UTC(year, month - 1, day)));
 }
 
+/** An instant ("2026-12-01T20:04:00Z") as "Tue, Dec 1 at 3:04 PM" in the clinic's time zone. */
+export function formatMoment(isoInstant, timeZone) {
+  const moment = new Date(String(isoInstant ?? ''));
+  if (Number.isNaN(moment.getTime())) return String(isoInstant ?? '');
+  const options = { weekday: 'short', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' };
+  let parts;
+  try {
+    parts = new Intl.DateTimeFormat('en-US', { ...options, timeZone }).formatToParts(moment);
+  } catch {
+    parts = new Intl.DateTimeFormat('en-US', options).formatToParts(moment); // Unknown zone: the browser's.
+  }
+  const part = (type) => parts.find((p) => p.type === type)?.value ?? '';
+  return `${part('weekday')}, ${part('month')} ${part('day')} at ${part('hour')}:${part('minute')} ${part('dayPeriod')}`;
+}
+
 /** Now in the clinic's time zone as "YYYY-MM-DDTHH:MM", comparable as a string with a visit's start. */
 export function clinicNow(timeZone) {
   const options = {

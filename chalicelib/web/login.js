@@ -4,6 +4,7 @@
 import { ApiError, NetworkError, request } from './api.js';
 import { closeCancelDialog } from './dialogs.js';
 import { $, clearMessage, showMessage } from './dom.js';
+import { forgetHistories } from './history.js';
 import { MESSAGES } from './messages.js';
 import { clearTokens, loadTokens, saveTokens } from './session.js';
 import { state } from './state.js';
@@ -40,6 +41,7 @@ function resetPortal() {
   state.range = null;
   state.timezone = null;
   closeCancelDialog();
+  forgetHistories();
   clearMessage($('#portal-message'));
   $('#clinic-name').textContent = 'Client portal';
   document.title = 'Scheduling – Client portal';

@@ -3,6 +3,7 @@
 
 import { $, el } from './dom.js';
 import { clinicNow, formatDate, isPast, plural, statusLabel } from './format.js';
+import { historyButton, historyRow, isHistoryOpen } from './history.js';
 import { MESSAGES } from './messages.js';
 import { state } from './state.js';
 
@@ -47,6 +48,10 @@ function buildStatusCell(visit, describedBy) {
     }
     body.append(' ', group);
   }
+  // On a line of its own: the same place in every row, whatever the visit's actions.
+  const more = el('span', { className: 'status-more' });
+  more.append(historyButton(visit, describedBy));
+  body.append(more);
   cell.append(body);
   return cell;
 }
@@ -76,7 +81,8 @@ function buildRow(visit, past) {
 
 function renderSection(section, visits, past) {
   const table = section.querySelector('table');
-  const rows = visits.map((visit) => buildRow(visit, past));
+  // An open history stays open under its visit when the table is rebuilt (and is loaded afresh).
+  const rows = visits.flatMap((visit) => [buildRow(visit, past), ...(isHistoryOpen(visit.id) ? [historyRow(visit, past)] : [])]);
   table.tBodies[0].replaceChildren(...rows);
   table.classList.toggle('is-empty', rows.length === 0);
   section.querySelector('.empty-note').hidden = rows.length > 0;

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 
+from local import demo
 from tests.local_stack import (  # noqa: F401 (the browser fixtures use them)
     ARTIFACTS,
     ROOT,
@@ -19,14 +20,12 @@ from tests.local_stack import (  # noqa: F401 (the browser fixtures use them)
     port_is_closed,
 )
 
-# The demo logins of local/demo.py, as the README gives them. Not imported from there:
-# local.demo imports the models, which bind to the environment at import time, and the
-# API tests of the same pytest run set that environment later.
-PATIENT_LOGIN = ("alex@demo-clinic.example", "Demo-Patient-2026!")
-PATIENT_NAME = "Alex Rivera"
-STAFF_LOGIN = ("staff@demo-clinic.example", "Demo-Staff-2026!")
-CLINIC_NAME = "Demo Family Therapy"
-CLINIC_PHONE = "(555) 010-2040"
+# The demo data that `make run` seeds (local/demo.py).
+PATIENT_LOGIN = (demo.ALEX[2], demo.PATIENT_PASSWORD)
+PATIENT_NAME = demo.ALEX[1]
+STAFF_LOGIN = demo.STAFF_LOGIN
+CLINIC_NAME = demo.CLINIC_NAME
+CLINIC_PHONE = demo.CLINIC_PHONE
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # `playwright install` cannot download its own browsers here: Debian's Chromium is driven

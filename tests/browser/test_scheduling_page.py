@@ -1,6 +1,7 @@
 """What a patient sees and does on the Scheduling page, in Chromium, against the stack of `make run`."""
 
 import re
+import time
 import uuid
 from datetime import timedelta
 
@@ -22,6 +23,11 @@ NOT_PATIENT_MESSAGE = "This account cannot use the client portal. Please contact
 
 def status_of(row_locator):
     return row_locator.locator(".status-text")
+
+
+def answer_buttons(row_locator):
+    """The buttons that answer the visit (every row also has its History toggle)."""
+    return row_locator.locator("button[data-action]")
 
 
 # --- Logging in and out ------------------------------------------------------------------
@@ -109,19 +115,19 @@ def test_the_tables_show_every_status_in_words_with_only_the_offered_actions(log
     expect(awaiting.first).to_be_visible()
     for visit_row in awaiting.all():
         expect(status_of(visit_row)).to_have_text("Awaiting your response")
-        expect(visit_row.get_by_role("button")).to_have_text(["Confirm", "Cancel"])
+        expect(visit_row.get_by_role("button")).to_have_text(["Confirm", "Cancel", "History"])
     for status, words in (("patient_confirmed", "Patient confirmed"), ("pending_cancel", "Pending cancel")):
         visit_row = upcoming.locator(f'tr[data-status="{status}"]').first
         expect(status_of(visit_row)).to_have_text(words)
-        expect(visit_row.get_by_role("button")).to_have_text(["Change"])
-        assert "button--link" in visit_row.get_by_role("button").get_attribute("class")
+        expect(visit_row.get_by_role("button")).to_have_text(["Change", "History"])
+        assert "button--link" in button(visit_row, "Change").get_attribute("class")
 
-    # Past: completed and cancelled, marked as past, without buttons.
+    # Past: completed and cancelled, marked as past, with nothing to answer (only their history).
     for status, words in (("completed", "Completed"), ("cancelled", "Cancelled")):
         visit_row = past.locator(f'tr[data-status="{status}"]').first
         expect(status_of(visit_row)).to_have_text(words)
         expect(visit_row).to_have_class(re.compile(r"\bis-past\b"))
-        expect(visit_row.get_by_role("button")).to_have_count(0)
+        expect(visit_row.get_by_role("button")).to_have_text(["History"])
     expect(upcoming.locator("tr.is-past")).to_have_count(0)
 
     # A demo visit reads as a patient would say it.
@@ -183,7 +189,7 @@ def test_confirm(page, new_visit, staff):
 
     expect(visit_row).to_have_attribute("data-status", "patient_confirmed")
     expect(status_of(visit_row)).to_have_text("Patient confirmed")
-    expect(visit_row.get_by_role("button")).to_have_text(["Change"])
+    expect(answer_buttons(visit_row)).to_have_text(["Change"])
     expect(button(visit_row, "Change")).to_be_focused()
     assert staff.visit(visit)["patient_response"] == "CLIENT_CONFIRMED"
 
@@ -205,7 +211,7 @@ def test_cancel_sends_the_request_and_shows_the_clinics_notice(page, new_visit, 
     expect(alert).to_contain_text("still your responsibility to call the clinic")
     expect(alert).to_have_attribute("data-kind", "notice")
     expect(status_of(visit_row)).to_have_text("Pending cancel")
-    expect(visit_row.get_by_role("button")).to_have_text(["Change"])
+    expect(answer_buttons(visit_row)).to_have_text(["Change"])
     stored = staff.visit(visit)
     assert (stored["patient_response"], stored["cancel_reason"]) == ("CLIENT_CANCELLED", "Away for work that week.")
 
@@ -245,7 +251,7 @@ def test_change_removes_the_answer_and_brings_the_buttons_back(page, new_visit, 
     button(visit_row, "Change").click()
 
     expect(status_of(visit_row)).to_have_text("Awaiting your response")
-    expect(visit_row.get_by_role("button")).to_have_text(["Confirm", "Cancel"])
+    expect(answer_buttons(visit_row)).to_have_text(["Confirm", "Cancel"])
     expect(button(visit_row, "Confirm")).to_be_focused()
     assert staff.visit(visit)["patient_response"] is None
 
@@ -286,7 +292,7 @@ def test_a_visit_closed_by_the_clinic_meanwhile_says_to_call_the_clinic(page, ne
         "data-status", "cancelled"
     )
     expect(status_of(visit_row)).to_have_text("Cancelled")
-    expect(visit_row.get_by_role("button")).to_have_count(0)
+    expect(answer_buttons(visit_row)).to_have_count(0)
 
 
 def test_cancel_when_the_clinic_takes_cancellations_by_phone_says_so(page, new_visit, staff):
@@ -302,7 +308,7 @@ def test_cancel_when_the_clinic_takes_cancellations_by_phone_says_so(page, new_v
             f"The clinic takes cancellations by phone. Please call {CLINIC_PHONE}."
         )
         # The list is reloaded without the Cancel buttons the clinic no longer offers.
-        expect(visit_row.get_by_role("button")).to_have_text(["Confirm"])
+        expect(answer_buttons(visit_row)).to_have_text(["Confirm"])
     finally:
         staff.change_settings(patient_cancel_enabled=True)
     assert staff.visit(visit)["patient_response"] is None
@@ -462,3 +468,57 @@ def test_on_a_phone_the_409_message_comes_into_view(page, new_visit, staff):
     expect(page.get_by_role("alert")).to_have_text(NOT_OPEN_MESSAGE)
     expect(status_of(row(page, visit))).to_have_text("Cancelled")
     expect(page.get_by_role("alert")).to_be_in_viewport()
+
+
+# --- History ------------------------------------------------------------------------------
+
+
+def wait_for_history(staff, visit, events: int, timeout: float = 15) -> None:
+    """The history is written from the visits stream: it appears within seconds, not at once."""
+    deadline = time.monotonic() + timeout
+    while len(staff.call("GET", f"/clinic/sessions/{visit['id']}/history")["events"]) < events:
+        assert time.monotonic() < deadline, "the stream function did not record the change in time"
+        time.sleep(0.2)
+
+
+def test_a_visits_history_opens_under_it_and_tells_what_happened_in_words(page, new_visit, staff):
+    visit = new_visit()
+    log_in(page)
+    button(row(page, visit), "Confirm").click()
+    expect(button(row(page, visit), "Change")).to_be_visible()
+    wait_for_history(staff, visit, events=2)
+
+    toggle = button(row(page, visit), "History")
+    toggle.click()
+
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    history = page.get_by_role("region", name=re.compile("^History of the visit on"))
+    moment = r"[A-Z][a-z]{2}, [A-Z][a-z]{2} \d{1,2} at \d{1,2}:\d{2} [AP]M"
+    expect(history.get_by_role("listitem")).to_have_text(
+        [
+            re.compile(rf"^The clinic scheduled this visit on {moment}\.$"),
+            re.compile(rf"^You confirmed on {moment}\.$"),
+        ]
+    )
+    expect(toggle).to_be_focused()
+
+    toggle.click()
+
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(history).to_have_count(0)
+
+
+def test_an_open_history_stays_open_and_is_brought_up_to_date_after_an_answer(page, new_visit, staff):
+    visit = new_visit()
+    log_in(page)
+    button(row(page, visit), "History").click()
+    history = page.get_by_role("region", name=re.compile("^History of the visit on"))
+    expect(history.get_by_role("listitem")).to_have_count(1)
+
+    button(row(page, visit), "Confirm").click()
+    expect(button(row(page, visit), "Change")).to_be_visible()
+    wait_for_history(staff, visit, events=2)
+    button(row(page, visit), "Change").click()
+
+    expect(button(row(page, visit), "History")).to_have_attribute("aria-expanded", "true")
+    expect(history.get_by_role("listitem").nth(1)).to_have_text(re.compile("^You confirmed on "))
