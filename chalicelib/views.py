@@ -7,6 +7,7 @@ from chalicelib.domain import (
     PATIENT_ACTOR,
     REMINDER_LINK_ACTOR,
     ClinicContext,
+    PatientPage,
     PatientProfile,
     Schedule,
     ScheduledVisit,
@@ -67,6 +68,11 @@ def schedule_view(schedule: Schedule, now: datetime, view=visit_view) -> dict:
         "timezone": schedule.clinic.tz.key,
         "sessions": [view(visit, now) for visit in schedule.visits],
     }
+
+
+def clinic_schedule_view(schedule: Schedule, now: datetime) -> dict:
+    """One page of the clinic's visits; `next_cursor` continues it (null on the last page)."""
+    return {**schedule_view(schedule, now, view=clinic_visit_view), "next_cursor": schedule.next_cursor}
 
 
 def settings_view(clinic: ClinicContext) -> dict:
@@ -162,3 +168,7 @@ def patient_view(patient: Patient) -> dict:
 
 def feed_view(url: str) -> dict:
     return {"url": url}
+
+
+def patient_page_view(page: PatientPage) -> dict:
+    return {"patients": [patient_view(p) for p in page.patients], "next_cursor": page.next_cursor}

@@ -101,6 +101,8 @@ def iam_requests(prefix: str, operation: str, params: dict, region: str) -> list
     if prefix == "ses" and operation in ("SendEmail", "SendRawEmail"):
         sender = parseaddr(params.get("Source") or params.get("FromEmailAddress") or "")[1]
         return [(f"ses:{operation}", _arn("ses", region, f"identity/{sender}"), (("ses:FromAddress", sender),))]
+    if prefix == "secretsmanager" and "SecretId" in params:  # the service names secrets by their ARN
+        return [(f"secretsmanager:{operation}", params["SecretId"], ())]
     if prefix == "sqs" and "QueueUrl" in params:
         return [(f"sqs:{operation}", _arn("sqs", region, params["QueueUrl"].rstrip("/").rsplit("/", 1)[-1]), ())]
     return [(f"{prefix}:{operation}", "*", ())]

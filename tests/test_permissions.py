@@ -67,11 +67,14 @@ class EmulatorStack:
                     f"{logical_id}.StreamArn": f"{table_arn}/stream/*",
                 }
             )
-        pool = settings.user_pool_id
+        pool, staff_pool = settings.user_pool_id, settings.staff_user_pool_id
         self.values.update(
             {
                 "UserPool": pool,
                 "UserPool.Arn": f"arn:aws:cognito-idp:{region}:{aws_calls.ACCOUNT}:userpool/{pool}",
+                "StaffUserPool": staff_pool,
+                "StaffUserPool.Arn": f"arn:aws:cognito-idp:{region}:{aws_calls.ACCOUNT}:userpool/{staff_pool}",
+                "SigningKeysSecret": settings.signing_keys_secret,  # Ref of a secret is its ARN
                 "StreamFailuresQueue.Arn": (f"arn:aws:sqs:{region}:{aws_calls.ACCOUNT}:{stack_name}-stream-failures"),
             }
         )
