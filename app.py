@@ -25,6 +25,7 @@ from chalice import (
     NotFoundError,
     Rate,
     Response,
+    TooManyRequestsError,
     UnauthorizedError,
 )
 
@@ -45,7 +46,7 @@ from chalicelib import (
     views,
     visit_stream,
 )
-from chalicelib.logs import logger
+from chalicelib.logs import AUDIT_KEYS, logger, touched
 
 app = Chalice(app_name="client-portal")
 
@@ -73,7 +74,10 @@ _HTTP_ERRORS = {
     errors.Forbidden: ForbiddenError,
     errors.NotFound: NotFoundError,
     errors.Conflict: ConflictError,
+    errors.TooManyChanges: TooManyRequestsError,
 }
+# Answers of these routes carry personal data or credentials: no browser or proxy may keep them.
+_NO_STORE = ("/auth/", "/portal/", "/clinic/")
 
 
 @app.authorizer(ttl_seconds=300)
@@ -92,17 +96,35 @@ def cognito_id_token(auth_request):
 
 @app.middleware("http")
 def log_requests(event, get_response):
+    """One line per request: who called (user id, role, clinic), what they touched (ids only), the
+    outcome. And `Cache-Control: no-store` on every answer of /auth, /portal and /clinic."""
     started = time.perf_counter()
     # API Gateway's request id when there is one; the Lambda invocation's id otherwise (local mode).
     request_id = event.context.get("requestId") or getattr(event.lambda_context, "aws_request_id", None)
-    logger.append_keys(request_id=request_id, route=f"{event.method} {event.context.get('resourcePath')}")
-    response = get_response(event)
-    logger.info(
-        "Request handled",
-        extra={"status": response.status_code, "ms": round((time.perf_counter() - started) * 1000, 1)},
-    )
-    logger.remove_keys(["request_id", "route"])
-    return response
+    resource = event.context.get("resourcePath") or ""
+    logger.append_keys(request_id=request_id, route=f"{event.method} {resource}")
+    caller = event.context.get("authorizer") or {}
+    if caller.get("subject"):
+        touched(
+            user_id=caller["subject"],
+            role=caller.get("role"),
+            clinic_id=caller.get("clinic_id") or None,
+            patient_id=caller.get("patient_id") or None,
+        )
+    visit_id = (event.uri_params or {}).get("visit_id")
+    if visit_id and _VISIT_ID.match(visit_id):
+        touched(visit_id=visit_id)
+    try:
+        response = get_response(event)
+        if resource.startswith(_NO_STORE):
+            response.headers["Cache-Control"] = "no-store"
+        logger.info(
+            "Request handled",
+            extra={"status": response.status_code, "ms": round((time.perf_counter() - started) * 1000, 1)},
+        )
+        return response
+    finally:
+        logger.remove_keys(["request_id", "route", *AUDIT_KEYS])
 
 
 def api(path, methods=("GET",), role=None):
@@ -238,9 +260,25 @@ def set_new_password():
     return accounts.set_first_password(*inputs.new_password(body()))
 
 
+@api("/auth/mfa-setup", methods=["POST"])
+def set_up_second_factor():
+    return accounts.complete_mfa_setup(*inputs.mfa_code(body()))
+
+
+@api("/auth/mfa", methods=["POST"])
+def answer_second_factor():
+    return accounts.answer_mfa(*inputs.mfa_code(body()))
+
+
 @api("/auth/refresh", methods=["POST"])
 def refresh_tokens():
     return accounts.refresh(inputs.refresh(body()))
+
+
+@api("/auth/logout", methods=["POST"])
+def log_out():
+    accounts.log_out(inputs.refresh(body()))
+    return Response(body="", status_code=204)
 
 
 # --- Patient ---------------------------------------------------------------------------
@@ -318,7 +356,8 @@ def change_clinic_settings(identity):
 
 @api("/clinic/patients", role=auth.Role.STAFF)
 def clinic_patients(identity):
-    return {"patients": [views.patient_view(p) for p in scheduling.clinic_patients(identity)]}
+    page = inputs.page_request(query("limit"), query("cursor"))
+    return views.patient_page_view(scheduling.clinic_patients(identity, page))
 
 
 @api("/clinic/patients", methods=["POST"], role=auth.Role.STAFF)
@@ -328,9 +367,9 @@ def add_patient(identity):
 
 @api("/clinic/sessions", role=auth.Role.STAFF)
 def clinic_visits(identity):
+    page = inputs.page_request(query("limit"), query("cursor"))
     now = utc_now()
-    schedule = scheduling.clinic_visits(identity, query("from"), query("to"), now)
-    return views.schedule_view(schedule, now, view=views.clinic_visit_view)
+    return views.clinic_schedule_view(scheduling.clinic_visits(identity, query("from"), query("to"), page, now), now)
 
 
 @api("/clinic/sessions", methods=["POST"], role=auth.Role.STAFF)

@@ -33,7 +33,7 @@ from bench.seed import TIMEZONE
 from chalicelib import times
 from chalicelib.logs import logger
 from chalicelib.models import Visit
-from local import emulator
+from local import emulator, records
 from local.gateway import use_portal_gateway
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +62,8 @@ BUDGETS = [
     ("feed_requests", 3, "DynamoDB requests, one GET /cal/{secret}.ics (worst of both table sizes)"),
     ("overhead_ratio", 2.0, "our GET /portal/sessions ÷ bare pynamodb query, medians, DynamoDB replayed"),
     ("import_ratio", 2.5, "cold `import app` ÷ cold `import chalice, boto3`, medians"),
+    ("clinic_page_requests", 2, "DynamoDB requests per page, paging a 20,000-visit clinic's year (worst page)"),
+    ("clinic_page_kib_max", 1024, "largest answer paging that year, KiB (API Gateway's limit is 10 MiB)"),
 ]
 REPORTED = [
     ("list_ms_p50", "GET /portal/sessions, 100 visits, ms, median (emulator answering)"),
@@ -82,6 +84,7 @@ REPORTED = [
     ("bare_query_ms_p50_replayed", "the bare query, ms, median, DynamoDB replayed"),
     ("list_ms_cold", "the process's first GET /portal/sessions (keys fetched, clients made), ms"),
     ("jwks_fetches_cold", "token key fetches by that first request"),
+    ("jwks_fetches_staff_pool", "key fetches of the staff pool, by the first staff request (once)"),
     ("list_requests_cold", "DynamoDB requests of that first request"),
     ("list_requests_small", "DynamoDB requests, one warm GET, before the filler"),
     ("read_amplification_small", "items examined ÷ returned, before the filler"),
@@ -91,6 +94,10 @@ REPORTED = [
     ("list_ms_p50_100k", "GET at 100,000 items, ms, median (moto walks the table per Query)"),
     ("bare_query_ms_p50_100k", "bare query at 100,000 items, ms, median (the same walk)"),
     ("table_visits", "items in the visits table for the 100k figures"),
+    ("clinic_year_pages", "pages of 500 for the 20,000-visit clinic's year (every visit exactly once)"),
+    ("clinic_page_requests_first", "DynamoDB requests of the first page (the last page's: clinic_page_requests_last)"),
+    ("clinic_page_requests_last", "DynamoDB requests of the last page: the same as the first, flat"),
+    ("clinic_page_ms_p50", "GET /clinic/sessions?limit=500, ms, median page (moto walks the table per Query)"),
     ("import_baseline_ms", "cold `import chalice, boto3`, ms, median"),
     ("bundle_unzipped_mib", "Lambda bundle, unzipped, MiB"),
 ]
@@ -157,6 +164,11 @@ class Http:
 
     def log_in(self, email: str, password: str) -> str:
         return self.request("POST", "/auth/login", body={"username": email, "password": password})[0]["id_token"]
+
+    def log_in_staff(self, email: str, password: str, totp_secret: str) -> str:
+        challenge = self.request("POST", "/auth/login", body={"username": email, "password": password})[0]
+        body = {"username": email, "session": challenge["session"], "code": records.totp_code(totp_secret)}
+        return self.request("POST", "/auth/mfa", body=body)[0]["id_token"]
 
 
 # --- The measurements ------------------------------------------------------------------------
@@ -334,6 +346,40 @@ def feed_figures(service: Service, counter, portal: Portal) -> dict:
         raise Broken(str(broken)) from None
 
 
+PAGE = 500
+
+
+def paging_a_big_clinic(http: Http, counter, jwks, now: datetime, region: str) -> dict:
+    """A 20,000-visit clinic's year, paged as staff tools do: requests and size flat per page.
+    The first staff request fetches the staff pool's keys once (counted apart from the warm figure)."""
+    fetches_before = jwks.count
+    big = seed.seed_big_clinic(now, region)
+    token = http.log_in_staff(big.staff_email, big.staff_password, big.totp_secret)
+    path = f"/clinic/sessions?from={big.range_from.isoformat()}&to={big.range_to.isoformat()}&limit={PAGE}"
+    requests, sizes, durations, seen, cursor = [], [], [], [], None
+    while True:
+        with counter.measure() as tally:
+            payload, ms = http.request("GET", path + (f"&cursor={cursor}" if cursor else ""), token)
+        requests.append(tally.requests("dynamodb"))
+        sizes.append(len(json.dumps(payload).encode()))
+        durations.append(ms)
+        seen += [visit["id"] for visit in payload["sessions"]]
+        cursor = payload["next_cursor"]
+        if cursor is None:
+            break
+    if len(seen) != big.visits or len(set(seen)) != big.visits:
+        raise Broken(f"paging the big clinic returned {len(seen)} visits ({len(set(seen))} distinct), not {big.visits}")
+    return {
+        "jwks_fetches_staff_pool": jwks.count - fetches_before,
+        "clinic_year_pages": len(requests),
+        "clinic_page_requests": max(requests),
+        "clinic_page_requests_first": requests[0],
+        "clinic_page_requests_last": requests[-1],
+        "clinic_page_kib_max": round(max(sizes) / 1024, 1),
+        "clinic_page_ms_p50": median(durations),
+    }
+
+
 def at_100k_visits(portal: Portal, counter, now: datetime, region: str) -> dict:
     """100,000 visits across many clinics and patients: what must stay flat as clinics grow."""
     started = time.perf_counter()
@@ -379,6 +425,7 @@ def measure(counter: RequestCounter, jwks: JwksFetches, replay: Replay) -> dict:
         figures.update(stream_figures(service, counter, data))
         figures.update(history_figures(portal, counter, figures))
         figures.update(feed_figures(service, counter, portal))
+        figures.update(paging_a_big_clinic(http, counter, jwks, now, region))
         figures.update(at_100k_visits(portal, counter, now, region))
         try:
             figures["feed_requests_100k"] = feed.requests_at(service.client, counter, figures.pop("feed_path"))
@@ -387,7 +434,8 @@ def measure(counter: RequestCounter, jwks: JwksFetches, replay: Replay) -> dict:
         figures["feed_requests"] = max(figures["feed_requests_small"], figures["feed_requests_100k"])
         figures["list_requests"] = max(figures["list_requests_small"], figures["list_requests_100k"])
         figures["respond_requests"] = max(answered["max_requests"], figures["respond_requests_100k"])
-        figures["jwks_fetches_warm"] = jwks.count - warm_from
+        # The staff pool's own first fetch is a cold one too, of another pool's keys.
+        figures["jwks_fetches_warm"] = jwks.count - warm_from - figures["jwks_fetches_staff_pool"]
         figures["scans"] = counter.total.count("Scan")
     finally:
         service.server.stop()

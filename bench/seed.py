@@ -191,3 +191,58 @@ def seed_filler(now: datetime, region: str, total_visits: int = TABLE_VISITS) ->
 
     _put_direct(Visit, filler_visits(), region)
     return missing
+
+
+# --- A big clinic, for paging its year -------------------------------------------------------
+
+BIG_CLINIC_ID = "cln_bench_big"
+BIG_CLINIC_VISITS = 20_000
+BIG_CLINIC_PATIENTS = 400
+BIG_STAFF = ("staff@big.bench.example", "Bench-Staff-Password-2026!")
+
+
+@dataclass(frozen=True)
+class BigClinic:
+    clinic_id: str
+    staff_email: str
+    staff_password: str
+    totp_secret: str
+    range_from: date  # a year, in the clinic's time zone, holding every one of its visits
+    range_to: date
+    visits: int
+
+
+def seed_big_clinic(now: datetime, region: str) -> BigClinic:
+    """A clinic with 20,000 visits over one year (its settings and staff login through the
+    service; its patients and visits straight into moto's backend, as the filler is)."""
+    tz = ZoneInfo(TIMEZONE)
+    today = times.today_in(tz, now)
+    range_from, range_to = today - timedelta(days=182), today + timedelta(days=182)
+    stamp = times.format_instant(now)
+    records.clinic(
+        BIG_CLINIC_ID, name="Big Bench Counseling", timezone=TIMEZONE, admin_email="frontdesk@big.bench.example"
+    ).save()
+    secret = records.staff_login(BIG_STAFF[0], BIG_CLINIC_ID, BIG_STAFF[1])
+    patient_template = Patient(
+        "x", clinic_id=BIG_CLINIC_ID, name="Big Clinic Patient", email="patient@big.bench.example", created_at=stamp
+    ).serialize()
+    patients = [f"pat_big_{n:04d}" for n in range(BIG_CLINIC_PATIENTS)]
+    _put_direct(Patient, ({**patient_template, "patient_id": {"S": p}} for p in patients), region)
+    visit_template = records.visit(
+        "x", "x", clinic_id=BIG_CLINIC_ID, patient_name="Big Clinic Patient", starts_at=now, now=now
+    ).serialize()
+    first = times.local_to_utc(range_from, time(8), tz)
+    span_minutes = (range_to - range_from).days * 24 * 60  # the last day's visits stay inside the range
+
+    def visits():
+        for n in range(BIG_CLINIC_VISITS):
+            starts_at = first + timedelta(minutes=(n * span_minutes) // BIG_CLINIC_VISITS)
+            yield {
+                **visit_template,
+                "patient_id": {"S": patients[n % BIG_CLINIC_PATIENTS]},
+                "visit_id": {"S": f"vis_big_{n:05d}"},
+                "starts_at": {"S": times.format_instant(starts_at)},
+            }
+
+    _put_direct(Visit, visits(), region)
+    return BigClinic(BIG_CLINIC_ID, *BIG_STAFF, secret, range_from, range_to, BIG_CLINIC_VISITS)

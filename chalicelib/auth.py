@@ -1,5 +1,11 @@
 """Who is calling: Cognito ID tokens verified with PyJWT, in every mode.
 
+Two user pools: the patients' and the staff's (TOTP required). A token names its pool in
+`iss`; it is then verified fully against that pool (its keys, issuer and app client), and the
+role comes from the pool: staff only from the staff pool (in `clinic-staff`, with a clinic),
+a patient only from the patients' pool (with a clinic and a patient). So a patient login can
+never become staff, whatever its groups.
+
 The custom authorizer in `app.py` calls `verify_id_token`; the result travels to the
 route handlers as the authorizer context, and `Identity.from_context` reads it back.
 """
@@ -16,6 +22,16 @@ from chalicelib import config
 STAFF_GROUP = "clinic-staff"
 # Cognito rotates its signing keys rarely; an unknown `kid` makes PyJWKClient fetch again.
 JWKS_CACHE_SECONDS = 12 * 3600
+# How long an ID token is honoured after it was issued, whatever its `exp` says: the app
+# clients issue 10-minute tokens (deploy/resources.yaml), and this holds the same bound if a
+# client is ever configured otherwise (or, locally, where the emulator issues 60-minute ones).
+# Access therefore ends at most this long after a user is disabled, signed out or removed.
+MAX_TOKEN_AGE_SECONDS = 600
+
+
+def now() -> float:
+    """The clock tokens are judged by (tests move it)."""
+    return time.time()
 
 
 class InvalidToken(Exception):
@@ -59,18 +75,48 @@ class Identity:
             expires_at=int(context.get("expires_at") or 0),
         )
 
-    def is_expired(self, now: float | None = None) -> bool:
+    def is_expired(self, at: float | None = None) -> bool:
         """API Gateway caches an authorizer's answer for minutes; the token may expire inside that window."""
-        return (now if now is not None else time.time()) >= self.expires_at
+        return (at if at is not None else now()) >= self.expires_at
+
+
+@dataclass(frozen=True)
+class UserPool:
+    """One of the deployment's user pools, and the only role its tokens can carry."""
+
+    role: Role
+    pool_id: str
+    client_id: str
+    issuer: str
+    jwks_url: str
+
+
+def user_pools() -> tuple[UserPool, UserPool]:
+    """The patients' pool and the staff pool of the bound deployment."""
+    settings = config.current()
+    return (
+        UserPool(Role.PATIENT, settings.user_pool_id, settings.app_client_id, settings.issuer, settings.jwks_url),
+        UserPool(
+            Role.STAFF,
+            settings.staff_user_pool_id,
+            settings.staff_app_client_id,
+            settings.staff_issuer,
+            settings.staff_jwks_url,
+        ),
+    )
+
+
+def user_pool(role: Role) -> UserPool:
+    return next(pool for pool in user_pools() if pool.role is role)
 
 
 @cache
-def _jwks_client() -> jwt.PyJWKClient:
-    return jwt.PyJWKClient(config.current().jwks_url, cache_jwk_set=True, lifespan=JWKS_CACHE_SECONDS, timeout=5)
+def _jwks_client(url: str) -> jwt.PyJWKClient:
+    return jwt.PyJWKClient(url, cache_jwk_set=True, lifespan=JWKS_CACHE_SECONDS, timeout=5)
 
 
 def forget_keys() -> None:
-    """A new binding may be another user pool: fetch its keys on the next token."""
+    """A new binding may be other user pools: fetch their keys on the next token."""
     _jwks_client.cache_clear()
 
 
@@ -85,44 +131,56 @@ def bearer_token(header: str | None) -> str:
     return token
 
 
-def verify_id_token(header: str | None) -> Identity:
+def verify_id_token(header: str | None, pool: UserPool | None = None) -> Identity:
+    """The verified caller. `pool` insists on one pool; by default the token's `iss` picks it
+    (unverified, only to choose which pool's keys, issuer and client the token must match)."""
     token = bearer_token(header)
-    settings = config.current()
     try:
-        signing_key = _jwks_client().get_signing_key_from_jwt(token)
+        pool = pool or _pool_named_by(token)
+        signing_key = _jwks_client(pool.jwks_url).get_signing_key_from_jwt(token)
         claims = jwt.decode(
             token,
             signing_key.key,
             algorithms=["RS256"],
-            audience=settings.app_client_id,
-            issuer=settings.issuer,
+            audience=pool.client_id,
+            issuer=pool.issuer,
             options={"require": ["exp", "iat", "iss", "aud", "sub", "token_use"]},
         )
     except (jwt.PyJWTError, ValueError, TypeError) as error:
         raise InvalidToken(type(error).__name__) from None
     if claims.get("token_use") != "id":
         raise InvalidToken("not an ID token")
-    return _identity(claims)
+    identity = _identity(claims, pool)
+    if identity.is_expired():
+        raise InvalidToken("too old")
+    return identity
 
 
-def _identity(claims: dict) -> Identity:
+def _pool_named_by(token: str) -> UserPool:
+    issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+    for pool in user_pools():
+        if pool.issuer and issuer == pool.issuer:
+            return pool
+    raise InvalidToken("unknown issuer")
+
+
+def _identity(claims: dict, pool: UserPool) -> Identity:
     clinic_id = str(claims.get("custom:clinic_id") or "")
     patient_id = str(claims.get("custom:patient_id") or "")
     groups = claims.get("cognito:groups") or []
-    if STAFF_GROUP in groups and clinic_id:
+    role = Role.NONE
+    if pool.role is Role.STAFF and STAFF_GROUP in groups and clinic_id:
         role = Role.STAFF
-    elif clinic_id and patient_id:
+    elif pool.role is Role.PATIENT and clinic_id and patient_id:
         role = Role.PATIENT
-    else:
-        role = Role.NONE
     return Identity(
         subject=str(claims["sub"]),
         # The email reads better than Cognito's generated username in audit attributes.
         username=str(claims.get("email") or claims.get("cognito:username") or claims["sub"]),
         role=role,
         clinic_id=clinic_id,
-        patient_id=patient_id,
-        expires_at=int(claims["exp"]),
+        patient_id=patient_id if role is Role.PATIENT else "",
+        expires_at=min(int(claims["exp"]), int(claims["iat"]) + MAX_TOKEN_AGE_SECONDS),
     )
 
 

@@ -23,16 +23,24 @@ class Settings:
     region: str = DEFAULT_REGION
     endpoint: str | None = None  # the AWS emulator's URL in local mode and tests; None on AWS
     tables: Mapping[str, str] = field(default_factory=dict)
+    # The patients' user pool and its public app client.
     user_pool_id: str = ""
     app_client_id: str = ""
     issuer: str = ""
     jwks_url: str = ""
+    # The staff's user pool (TOTP required) and its public app client.
+    staff_user_pool_id: str = ""
+    staff_app_client_id: str = ""
+    staff_issuer: str = ""
+    staff_jwks_url: str = ""
     sender_email: str = ""
     configuration_set: str = ""  # the SES configuration set every clinic email names (TLS, events)
     metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
     # The API's public base URL (a custom domain, e.g. https://portal.clinic.example); empty:
     # built from each request (app.py), which is right for the API Gateway address itself.
     public_url: str = ""
+    # The Secrets Manager secret (ARN or name) holding the keys that sign cursors and links.
+    signing_keys_secret: str = ""
 
     def table(self, kind: str) -> str:
         return self.tables[kind]
@@ -50,6 +58,10 @@ class Settings:
         region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
         pool_id = environ.get("USER_POOL_ID", "")
         issuer = environ.get("TOKEN_ISSUER") or f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
+        staff_pool_id = environ.get("STAFF_USER_POOL_ID", "")
+        staff_issuer = (
+            environ.get("STAFF_TOKEN_ISSUER") or f"https://cognito-idp.{region}.amazonaws.com/{staff_pool_id}"
+        )
         return cls(
             region=region,
             endpoint=environ.get("AWS_ENDPOINT_URL") or None,
@@ -60,10 +72,15 @@ class Settings:
             # moto signs tokens with the real AWS issuer but serves its key set itself, so the
             # key URL is configurable apart from the issuer.
             jwks_url=environ.get("JWKS_URL") or f"{issuer}/.well-known/jwks.json",
+            staff_user_pool_id=staff_pool_id,
+            staff_app_client_id=environ.get("STAFF_APP_CLIENT_ID", ""),
+            staff_issuer=staff_issuer,
+            staff_jwks_url=environ.get("STAFF_JWKS_URL") or f"{staff_issuer}/.well-known/jwks.json",
             sender_email=environ.get("SENDER_EMAIL", ""),
             configuration_set=environ.get("SES_CONFIGURATION_SET", ""),
             metrics_namespace=environ.get("METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE,
             public_url=environ.get("PUBLIC_URL", "").strip(),
+            signing_keys_secret=environ.get("SIGNING_KEYS_SECRET", ""),
         )
 
 

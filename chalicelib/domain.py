@@ -171,6 +171,15 @@ class Schedule:
     first_day: date
     last_day: date
     visits: list[ScheduledVisit]
+    next_cursor: str | None = None  # staff lists come in pages
+
+
+@dataclass(frozen=True)
+class PatientPage:
+    """One page of a clinic's patients, by name."""
+
+    patients: list[Patient]
+    next_cursor: str | None
 
 
 @dataclass(frozen=True)

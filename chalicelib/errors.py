@@ -25,6 +25,10 @@ class Conflict(DomainError):
     """The resource's state does not allow the change (409)."""
 
 
+class TooManyChanges(DomainError):
+    """A limit on how often something may change was reached (429)."""
+
+
 class NotOpen(Conflict):
     """The visit has started, is past the clinic's cutoff, completed or cancelled."""
 

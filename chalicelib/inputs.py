@@ -33,6 +33,10 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # can store or send it.
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _LINE_BREAKS = re.compile(r"[\r\n\t]")
+_TOTP_CODE = re.compile(r"[0-9]{6}")
+# Staff lists come in pages of `limit` items (default DEFAULT_PAGE), continued with `cursor`.
+DEFAULT_PAGE, MAX_PAGE = 200, 500
+MAX_CURSOR = 2048
 
 
 def json_object(body: Any, allowed: Iterable[str], required: Iterable[str] = ()) -> dict[str, Any]:
@@ -129,8 +133,22 @@ def new_password(body: Any) -> tuple[str, str, str]:
 
 
 def refresh(body: Any) -> str:
+    """`/auth/refresh` and `/auth/logout`: the refresh token."""
     body = json_object(body, {"refresh_token"}, {"refresh_token"})
     return _secret(body["refresh_token"], "refresh_token", 8192)
+
+
+def mfa_code(body: Any) -> tuple[str, str, str]:
+    """`/auth/mfa` and `/auth/mfa-setup`: the challenge session and the authenticator's code."""
+    body = json_object(body, {"username", "session", "code"}, {"username", "session", "code"})
+    code = body["code"]
+    if not isinstance(code, str) or not _TOTP_CODE.fullmatch(code):
+        raise BadInput("code must be the 6 digits your authenticator app shows.")
+    return (
+        text(body["username"], "username", 254),
+        _secret(body["session"], "session", SESSION_LENGTH[1], SESSION_LENGTH[0]),
+        code,
+    )
 
 
 def _secret(value: Any, field: str, max_length: int = 256, min_length: int = 1) -> str:
@@ -142,6 +160,28 @@ def _secret(value: Any, field: str, max_length: int = 256, min_length: int = 1) 
     if len(value) < min_length:
         raise BadInput(f"{field} is too short.")
     return value
+
+
+# --- Paging ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    limit: int
+    cursor: str | None
+
+
+def page_request(limit: str | None, cursor: str | None) -> PageRequest:
+    """The `limit` and `cursor` query parameters of a staff list."""
+    if limit is None:
+        size = DEFAULT_PAGE
+    elif not re.fullmatch(r"[0-9]{1,4}", limit) or not 1 <= int(limit) <= MAX_PAGE:
+        raise BadInput(f"limit must be a whole number from 1 to {MAX_PAGE}.")
+    else:
+        size = int(limit)
+    if cursor is not None and (not cursor or len(cursor) > MAX_CURSOR):
+        raise BadInput("cursor is not a cursor this API gave out.")
+    return PageRequest(size, cursor)
 
 
 # --- Patient ---------------------------------------------------------------------------

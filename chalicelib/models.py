@@ -391,6 +391,9 @@ class Visit(_ReadsTolerantly, Model):
     # 1 at creation, +1 on every write of the service (the stamp adds it): the calendar
     # events' SEQUENCE. A console edit leaves it as it is.
     revision = CounterAttribute(null=True)
+    # How many times the patient changed their answer since the visit was scheduled or last
+    # moved: the conditional write refuses a change past `scheduling.MAX_ANSWER_CHANGES`.
+    answer_changes = CounterAttribute(null=True)
 
     by_start = VisitsByStart()
     by_clinic_start = ClinicVisitsByStart()

@@ -6,7 +6,7 @@ operations command with the settings they build. Binding points the pynamodb mod
 tables and drops every AWS client made for an earlier binding.
 """
 
-from chalicelib import auth, aws, config, models, tracing
+from chalicelib import auth, aws, config, models, signing, tracing
 from chalicelib.config import Settings
 
 
@@ -15,6 +15,7 @@ def bind(settings: Settings) -> Settings:
     models.bind(settings)
     aws.reset_clients()
     auth.forget_keys()
+    signing.forget_keys()
     return settings
 
 

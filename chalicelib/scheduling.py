@@ -7,39 +7,52 @@ forbid. Patient requests cost two DynamoDB round trips: one transactional read o
 clinic and the visit, one conditional write; a third read only after a lost race.
 
 Every write of a visit carries the writer's stamp (`_stamped`): who, when, a new change id,
-and one more revision (the calendar events' SEQUENCE).
+and one more revision (the calendar events' SEQUENCE). A patient's change also counts against
+the visit's answer-change limit, in the same conditional write, so no number of concurrent
+requests gets past it.
+
+Staff lists come in pages; the cursor of the next page is signed (`signing`) and bound to the
+clinic and the query it continues.
 """
 
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import AddAction
 from pynamodb.transactions import TransactGet, TransactWrite
 
-from chalicelib import accounts, aws, history, inputs, outbox, rules, times
+from chalicelib import accounts, aws, history, inputs, outbox, rules, signing, times
 from chalicelib.auth import Identity
 from chalicelib.domain import (
     DEFAULT_SESSION_CLASSES,
     PATIENT_ACTOR,
     ClinicContext,
     ClinicSettings,
+    PatientPage,
     PatientProfile,
     Schedule,
     ScheduledVisit,
     VisitHistory,
     readable_visits,
-    revision_of,
     staff_actor,
     visit_state,
 )
-from chalicelib.errors import Conflict, NotFound
+from chalicelib.errors import BadInput, Conflict, NotFound, TooManyChanges
+from chalicelib.logs import touched
 from chalicelib.models import Clinic, Patient, SessionClass, TypedByHand, Visit, as_read
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 # Stands for a start typed into the console that cannot be read, while staff give the visit a new one.
 _UNREADABLE_START = datetime(1900, 1, 1, tzinfo=UTC)
+# A patient may change their answer this often per visit (until staff move it): enough for
+# any honest change of mind, and a bound on the clinic emails one patient can cause.
+MAX_ANSWER_CHANGES = 6
+TOO_MANY_CHANGES = "This visit's answer has been changed too many times online. Please call the clinic to change it."
+# What a cursor may be used for: a cursor of one list is refused by the other.
+VISITS_CURSOR, PATIENTS_CURSOR = "clinic-visits-page", "clinic-patients-page"
+BAD_CURSOR = "cursor is not a cursor this API gave out for this list and query."
 # What staff may set on a visit as given; a new date or time is a move (`rules.decide_staff_change`).
 _STAFF_FIELDS = ("session_class", "completed", "duration_minutes", "provider", "location")
 
@@ -111,11 +124,65 @@ def patient_visits(identity: Identity, from_value: str | None, to_value: str | N
     return Schedule(context, first_day, last_day, visits)
 
 
-def clinic_visits(identity: Identity, from_value: str | None, to_value: str | None, now: datetime) -> Schedule:
+def clinic_visits(
+    identity: Identity, from_value: str | None, to_value: str | None, page: inputs.PageRequest, now: datetime
+) -> Schedule:
+    """One page of the clinic's visits in the range, by start: one Query of `limit` + 1 items
+    (the extra one only says whether there is more). The next page's cursor carries the range
+    it continues, so a default range stays the same range across midnight."""
     context = clinic_context(identity.clinic_id)
-    first_day, last_day, starts_between = _date_range(context, from_value, to_value, now)
-    visits = readable_visits(context, Visit.by_clinic_start.query(identity.clinic_id, starts_between))
-    return Schedule(context, first_day, last_day, visits)
+    query = [from_value, to_value]
+    after = None
+    if page.cursor:
+        state = _read_cursor(VISITS_CURSOR, page.cursor, identity, query)
+        try:
+            first_day, last_day = (date.fromisoformat(day) for day in state["range"])
+            after = {"clinic_id": identity.clinic_id, **{k: state["after"][k] for k in _VISIT_PAGE_KEY}}
+        except (KeyError, TypeError, ValueError):
+            raise BadInput(BAD_CURSOR) from None
+    else:
+        first_day, last_day = rules.date_range(from_value, to_value, context.today(now))
+    first, last = times.day_bounds_utc(first_day, last_day, context.tz)
+    starts_between = Visit.starts_at.between(times.format_instant(first), times.format_instant(last))
+    items, more = _page(Visit.by_clinic_start, identity.clinic_id, starts_between, page.limit, after)
+    next_cursor = None
+    if more:
+        last_item = items[-1]
+        state = {
+            "range": [first_day.isoformat(), last_day.isoformat()],
+            "after": {key: getattr(last_item, key) for key in _VISIT_PAGE_KEY},
+        }
+        next_cursor = _cursor(VISITS_CURSOR, identity, query, state)
+    touched(records=len(items))
+    return Schedule(context, first_day, last_day, readable_visits(context, items), next_cursor)
+
+
+_VISIT_PAGE_KEY = ("starts_at", "patient_id", "visit_id")  # with clinic_id: the index's and table's keys
+_PATIENT_PAGE_KEY = ("name", "patient_id")
+
+
+def _page(index, hash_key: str, range_condition, limit: int, after: dict | None) -> tuple[list, bool]:
+    """Up to `limit` items after `after` (an item's key values), and whether more follow."""
+    start_key = {name: {"S": str(value)} for name, value in after.items()} if after else None
+    items = list(
+        index.query(hash_key, range_condition, limit=limit + 1, page_size=limit + 1, last_evaluated_key=start_key)
+    )
+    return items[:limit], len(items) > limit
+
+
+def _cursor(purpose: str, identity: Identity, query: list, state: dict) -> str:
+    """Bound to the clinic and the query, so it cannot be replayed against another of either."""
+    return signing.sign(purpose, {"clinic": identity.clinic_id, "query": query, **state})
+
+
+def _read_cursor(purpose: str, cursor: str, identity: Identity, query: list) -> dict:
+    try:
+        state = signing.verify(purpose, cursor)
+    except signing.BadSignature:
+        raise BadInput(BAD_CURSOR) from None
+    if state.get("clinic") != identity.clinic_id or state.get("query") != query:
+        raise BadInput(BAD_CURSOR)
+    return state
 
 
 def _date_range(context: ClinicContext, from_value: str | None, to_value: str | None, now: datetime):
@@ -133,6 +200,7 @@ def patient_visit(identity: Identity, visit_id: str) -> ScheduledVisit:
 
 def _patient_visit(identity: Identity, visit_id: str) -> ScheduledVisit:
     """The caller's own visit; another patient's, another clinic's or an unreadable one is NotFound."""
+    touched(visit_id=visit_id)
     context, item = _clinic_and(identity, Visit, identity.patient_id, visit_id)
     state = visit_state(item) if item is not None else None
     if state is None:
@@ -170,12 +238,19 @@ def _stamped(actor: str, now: datetime) -> list:
 
 
 def _write(item: Visit, actions: list, condition) -> None:
-    """A conditional update of a visit. A revision typed by hand in the console cannot take
-    `ADD revision 1`: it is set to the number read plus one instead."""
-    if isinstance(item.revision, TypedByHand):
-        actions = [action for action in actions if not isinstance(action, AddAction)]
-        actions.append(Visit.revision.set(revision_of(item) + 1))
-    item.update(actions=actions, condition=condition)
+    """A conditional update of a visit. A counter (`revision`, `answer_changes`) typed by hand
+    in the console as text cannot take `ADD`: it is set to the number read plus one instead."""
+    item.update(actions=[_counted_from_what_was_read(item, action) for action in actions], condition=condition)
+
+
+def _counted_from_what_was_read(item: Visit, action):
+    if not isinstance(action, AddAction):
+        return action
+    name = action.values[0].path[0]
+    read = getattr(item, name, None)
+    if not isinstance(read, TypedByHand):
+        return action
+    return getattr(Visit, name).set(int(read) + 1)
 
 
 def _answer_cleared() -> list:
@@ -232,18 +307,46 @@ def clear_response(identity: Identity, visit_id: str, now: datetime) -> Schedule
 def _patient_change(identity: Identity, visit_id: str, now: datetime, actions: list, decide: Decision):
     visit = _patient_visit(identity, visit_id)
     if not decide(visit.state, visit.clinic.policy):
-        return visit  # the same answer again: nothing changes, no email
+        return visit  # the same answer again: nothing changes, no email, not counted
+    _check_changes_left(visit)
+    counted = [Visit.answer_changes.add(1)]
     try:
-        _write(visit.item, actions + _stamped(PATIENT_ACTOR, now), _still_as_read(visit, now))
+        _write(
+            visit.item,
+            actions + counted + _stamped(PATIENT_ACTOR, now),
+            _still_as_read(visit, now) & _below_limit(visit),
+        )
     except UpdateError as error:
         if not _failed_condition(error):
             raise
         # Someone changed the visit between our read and our write: answer from what is there now.
         fresh = _patient_visit(identity, visit_id)
         if decide(fresh.state, fresh.clinic.policy):  # raises NotOpen / Conflict / Forbidden for a visit that moved on
+            _check_changes_left(fresh)
             raise Conflict("This visit changed while you were answering. Please reload and try again.") from None
         return fresh
     return ScheduledVisit(visit.clinic, visit.item, visit_state(visit.item))
+
+
+def _below_limit(visit: ScheduledVisit):
+    """The answer-change limit, held by the write itself. A count typed by hand as text was checked
+    as read, and the write turns it back into a number (`_write`): it must still be text then."""
+    if isinstance(visit.item.answer_changes, TypedByHand):
+        return Visit.answer_changes.exists() & ~Visit.answer_changes.is_type()
+    return Visit.answer_changes.does_not_exist() | (Visit.answer_changes < MAX_ANSWER_CHANGES)
+
+
+def _check_changes_left(visit: ScheduledVisit) -> None:
+    if answer_changes(visit.item) >= MAX_ANSWER_CHANGES:
+        raise TooManyChanges(TOO_MANY_CHANGES)
+
+
+def answer_changes(item: Visit) -> int:
+    """The visit's answer changes so far; a value typed by hand that is not a number counts as none."""
+    try:
+        return int(float(item.answer_changes or 0))
+    except (TypeError, ValueError):
+        return 0
 
 
 # --- Clinic settings -------------------------------------------------------------------
@@ -310,6 +413,7 @@ def create_patient(identity: Identity, name: str, email: str, now: datetime) -> 
     patient = Patient(
         new_id("pat"), clinic_id=identity.clinic_id, name=name, email=email, created_at=times.format_instant(now)
     )
+    touched(patient_id=patient.patient_id)
     accounts.invite_patient(email, identity.clinic_id, patient.patient_id)
     try:
         patient.save(condition=Patient.patient_id.does_not_exist())
@@ -319,8 +423,22 @@ def create_patient(identity: Identity, name: str, email: str, now: datetime) -> 
     return patient
 
 
-def clinic_patients(identity: Identity) -> list[Patient]:
-    return list(Patient.by_clinic.query(identity.clinic_id))
+def clinic_patients(identity: Identity, page: inputs.PageRequest) -> PatientPage:
+    """One page of the clinic's patients, by name."""
+    after = None
+    if page.cursor:
+        state = _read_cursor(PATIENTS_CURSOR, page.cursor, identity, [])
+        try:
+            after = {"clinic_id": identity.clinic_id, **{k: str(state["after"][k]) for k in _PATIENT_PAGE_KEY}}
+        except (KeyError, TypeError):
+            raise BadInput(BAD_CURSOR) from None
+    patients, more = _page(Patient.by_clinic, identity.clinic_id, None, page.limit, after)
+    next_cursor = None
+    if more:
+        state = {"after": {key: getattr(patients[-1], key) for key in _PATIENT_PAGE_KEY}}
+        next_cursor = _cursor(PATIENTS_CURSOR, identity, [], state)
+    touched(records=len(patients))
+    return PatientPage(patients, next_cursor)
 
 
 # --- Visits, for staff -----------------------------------------------------------------
@@ -331,9 +449,11 @@ def create_visit(identity: Identity, fields: dict, now: datetime) -> ScheduledVi
     if patient is None:
         raise NotFound("Unknown patient.")
     rules.check_known_class(context.policy, fields["session_class"])
+    visit_id = new_id("vis")
+    touched(patient_id=patient.patient_id, visit_id=visit_id)
     item = Visit(
         patient.patient_id,
-        new_id("vis"),
+        visit_id,
         clinic_id=identity.clinic_id,
         patient_name=patient.name,
         starts_at=times.format_instant(times.local_to_utc(fields["date"], fields["start_time"], context.tz)),
@@ -359,9 +479,11 @@ def create_visit(identity: Identity, fields: dict, now: datetime) -> ScheduledVi
 def _staff_item(identity: Identity, visit_id: str) -> tuple[ClinicContext, Visit]:
     """A visit of the staff member's clinic, as stored; another clinic's is NotFound."""
     # The index is only used to find the partition; the item itself is read consistently.
+    touched(visit_id=visit_id)
     for key in Visit.by_visit_id.query(visit_id, limit=1):
         context, item = _clinic_and(identity, Visit, key.patient_id, visit_id)
         if item is not None:
+            touched(patient_id=item.patient_id)
             return context, item
     raise NotFound("Unknown visit.")
 
@@ -386,8 +508,13 @@ def update_visit(identity: Identity, visit_id: str, patch: dict, now: datetime) 
     actions = _stamped(staff_actor(identity.username), now)
     if change.moved:
         # Any answer was for the old time; the new time needs a new one. Cleared even when
-        # none was read: the patient's answer may land between our read and this write.
-        actions += [Visit.starts_at.set(times.format_instant(change.starts_at)), *_answer_cleared()]
+        # none was read: the patient's answer may land between our read and this write. The
+        # patient's answer changes start a new count.
+        actions += [
+            Visit.starts_at.set(times.format_instant(change.starts_at)),
+            *_answer_cleared(),
+            Visit.answer_changes.remove(),
+        ]
     actions += [getattr(Visit, field).set(patch[field]) for field in _STAFF_FIELDS if field in patch]
     try:
         _write(visit.item, actions, _where_and_when_as_read(visit.item))

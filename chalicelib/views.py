@@ -8,6 +8,7 @@ from chalicelib.domain import (
     REMINDER_LINK_ACTOR,
     ClinicContext,
     ClinicSettings,
+    PatientPage,
     PatientProfile,
     Schedule,
     ScheduledVisit,
@@ -69,6 +70,11 @@ def schedule_view(schedule: Schedule, now: datetime, view=visit_view) -> dict:
         "timezone": schedule.clinic.tz.key,
         "sessions": [view(visit, now) for visit in schedule.visits],
     }
+
+
+def clinic_schedule_view(schedule: Schedule, now: datetime) -> dict:
+    """One page of the clinic's visits; `next_cursor` continues it (null on the last page)."""
+    return {**schedule_view(schedule, now, view=clinic_visit_view), "next_cursor": schedule.next_cursor}
 
 
 def settings_view(settings: ClinicSettings) -> dict:
@@ -169,3 +175,7 @@ def patient_view(patient: Patient) -> dict:
 
 def feed_view(url: str) -> dict:
     return {"url": url}
+
+
+def patient_page_view(page: PatientPage) -> dict:
+    return {"patients": [patient_view(p) for p in page.patients], "next_cursor": page.next_cursor}

@@ -40,7 +40,8 @@ VISITS = [
 ]
 
 
-def seed(now: datetime = None) -> None:
+def seed(now: datetime = None) -> dict[str, str]:
+    """Seeds the demo; returns each staff login's TOTP secret (its authenticator is set up)."""
     now = now or datetime.now(UTC)
     tz = ZoneInfo(TIMEZONE)
     today = now.astimezone(tz).date()
@@ -51,7 +52,7 @@ def seed(now: datetime = None) -> None:
         phone=CLINIC_PHONE,
         admin_email="frontdesk@demo-clinic.example",
     ).save()
-    accounts.create_staff_login(STAFF_LOGIN[0], CLINIC_ID, STAFF_LOGIN[1])
+    staff_secrets = {STAFF_LOGIN[0]: records.staff_login(STAFF_LOGIN[0], CLINIC_ID, STAFF_LOGIN[1])}
     for patient_id, name, email in (ALEX, SAM):
         Patient(patient_id, clinic_id=CLINIC_ID, name=name, email=email, created_at=times.format_instant(now)).save()
         accounts.invite_patient(email, CLINIC_ID, patient_id)
@@ -74,3 +75,4 @@ def seed(now: datetime = None) -> None:
             response=response.value if response else None,
             reason=reason,
         ).save()
+    return staff_secrets

@@ -1,20 +1,28 @@
 """The embedded AWS for local mode, tests and the benchmark: moto's server, and the tables,
-user pool and verified sender that a deployed stack gets from its CloudFormation template.
+user pools, signing keys and verified sender that a deployed stack gets from its
+CloudFormation template.
 
 `provision()` creates them and binds the service to them (`chalicelib.runtime.bind`).
+
+Where moto 5.2.5 falls short of Cognito, `start()` closes the gap: TOTP codes are checked
+(`MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP`), and RevokeToken, which moto lacks, revokes a
+refresh token as Cognito does. moto issues 60-minute tokens whatever the app client says; the
+service honours a token 10 minutes at most anyway (`auth.MAX_TOKEN_AGE_SECONDS`).
 """
 
 import email
 import email.policy
+import json
 import logging
 import os
+import secrets
 import socket
 from dataclasses import dataclass, replace
 
 import boto3
 from moto.server import ThreadedMotoServer
 
-from chalicelib import accounts, config, runtime
+from chalicelib import accounts, auth, config, runtime
 from chalicelib.auth import STAFF_GROUP
 from chalicelib.config import Settings
 from chalicelib.models import ALL_MODELS, Clinic, Visit
@@ -32,9 +40,34 @@ def free_port() -> int:
 def start(port: int) -> ThreadedMotoServer:
     # The server logs every request; the stream poller's polling would bury the console.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # Staff's TOTP codes are really checked (moto reads this on every check).
+    os.environ["MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP"] = "true"
+    _add_revoke_token()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return server
+
+
+def _add_revoke_token() -> None:
+    """Cognito's RevokeToken, which moto 5.2.5 does not have: the refresh token, given with the
+    app client it was issued to, stops working (refresh then answers NotAuthorizedException).
+    A token that is unknown, revoked already or another client's is left alone, as Cognito does."""
+    from moto.cognitoidp.models import cognitoidp_backends
+    from moto.cognitoidp.responses import CognitoIdpResponse
+    from moto.core.responses import EmptyResult
+
+    if hasattr(CognitoIdpResponse, "revoke_token"):
+        return
+
+    def revoke_token(self):
+        token, client_id = self._get_param("Token"), self._get_param("ClientId")
+        for pool in cognitoidp_backends[self.current_account][self.region].user_pools.values():
+            held = pool.refresh_tokens.get(token)
+            if held and held[0] == client_id:
+                pool.refresh_tokens[token] = None
+        return EmptyResult()
+
+    CognitoIdpResponse.revoke_token = revoke_token
 
 
 def use_throwaway_credentials() -> None:
@@ -78,40 +111,69 @@ def provision(endpoint: str, table_prefix: str, sender_email: str) -> Provisione
     stream_arn = dynamodb.describe_table(TableName=Visit.Meta.table_name)["Table"]["LatestStreamArn"]
     clinics_stream_arn = dynamodb.describe_table(TableName=Clinic.Meta.table_name)["Table"]["LatestStreamArn"]
     cognito = boto3.client("cognito-idp", region_name=REGION, endpoint_url=endpoint)
-    pool_id = cognito.create_user_pool(
-        PoolName="client-portal-local",
-        UsernameAttributes=["email"],
-        AutoVerifiedAttributes=["email"],
-        Policies={"PasswordPolicy": accounts.PASSWORD_POLICY},
-        Schema=[
-            {"Name": "clinic_id", "AttributeDataType": "String", "Mutable": False},
-            {"Name": "patient_id", "AttributeDataType": "String", "Mutable": False},
-        ],
-        AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
-    )["UserPool"]["Id"]
-    client_id = cognito.create_user_pool_client(
-        UserPoolId=pool_id,
-        ClientName="client-portal",
-        GenerateSecret=False,
-        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-    )["UserPoolClient"]["ClientId"]
-    cognito.create_group(UserPoolId=pool_id, GroupName=STAFF_GROUP, Description="Clinic operations staff")
+    pool_id, client_id = _user_pool(cognito, f"{table_prefix}-patients", ("clinic_id", "patient_id"), mfa=False)
+    staff_pool_id, staff_client_id = _user_pool(cognito, f"{table_prefix}-staff", ("clinic_id",), mfa=True)
+    cognito.create_group(UserPoolId=staff_pool_id, GroupName=STAFF_GROUP, Description="Clinic operations staff")
     boto3.client("ses", region_name=REGION, endpoint_url=endpoint).verify_email_identity(EmailAddress=sender_email)
     # The stack's configuration set requires TLS and reports deliveries and bounces; moto keeps its name only.
     boto3.client("sesv2", region_name=REGION, endpoint_url=endpoint).create_configuration_set(
         ConfigurationSetName=CONFIGURATION_SET, DeliveryOptions={"TlsPolicy": "REQUIRE"}
     )
-    issuer = f"https://cognito-idp.{REGION}.amazonaws.com/{pool_id}"  # moto signs with the real AWS issuer...
+    # As the stack's GenerateSecretString makes it: key ids, the current one, random keys.
+    secret_arn = boto3.client("secretsmanager", region_name=REGION, endpoint_url=endpoint).create_secret(
+        Name=f"{table_prefix}-signing-keys",
+        SecretString=json.dumps({"current": "k1", "k1": secrets.token_urlsafe(48)}),
+    )["ARN"]
     settings = replace(
         settings,
         user_pool_id=pool_id,
         app_client_id=client_id,
-        issuer=issuer,
-        jwks_url=f"{endpoint}/{pool_id}/.well-known/jwks.json",  # ...but serves the keys itself
+        issuer=_issuer(pool_id),
+        jwks_url=f"{endpoint}/{pool_id}/.well-known/jwks.json",  # moto serves the keys itself
+        staff_user_pool_id=staff_pool_id,
+        staff_app_client_id=staff_client_id,
+        staff_issuer=_issuer(staff_pool_id),
+        staff_jwks_url=f"{endpoint}/{staff_pool_id}/.well-known/jwks.json",
         sender_email=sender_email,
         configuration_set=CONFIGURATION_SET,
+        signing_keys_secret=secret_arn,
     )
     return Provisioned(runtime.bind(settings), stream_arn, clinics_stream_arn)
+
+
+def _issuer(pool_id: str) -> str:
+    return f"https://cognito-idp.{REGION}.amazonaws.com/{pool_id}"  # moto signs with the real AWS issuer
+
+
+def _user_pool(cognito, name: str, attributes: tuple[str, ...], mfa: bool) -> tuple[str, str]:
+    """A user pool and its public app client, set up as deploy/resources.yaml sets them up."""
+    pool_id = cognito.create_user_pool(
+        PoolName=name,
+        UsernameAttributes=["email"],
+        AutoVerifiedAttributes=["email"],
+        MfaConfiguration="ON" if mfa else "OFF",
+        Policies={"PasswordPolicy": accounts.PASSWORD_POLICY},
+        Schema=[{"Name": attribute, "AttributeDataType": "String", "Mutable": False} for attribute in attributes],
+        AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
+    )["UserPool"]["Id"]
+    if mfa:
+        cognito.set_user_pool_mfa_config(
+            UserPoolId=pool_id, SoftwareTokenMfaConfiguration={"Enabled": True}, MfaConfiguration="ON"
+        )
+    minutes = auth.MAX_TOKEN_AGE_SECONDS // 60
+    client_id = cognito.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName="portal",
+        GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        PreventUserExistenceErrors="ENABLED",
+        EnableTokenRevocation=True,
+        IdTokenValidity=minutes,
+        AccessTokenValidity=minutes,
+        RefreshTokenValidity=7,
+        TokenValidityUnits={"IdToken": "minutes", "AccessToken": "minutes", "RefreshToken": "days"},
+    )["UserPoolClient"]["ClientId"]
+    return pool_id, client_id
 
 
 @dataclass(frozen=True)

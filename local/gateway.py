@@ -59,6 +59,7 @@ class _GatewayAuthorizer(LocalGatewayAuthorizer):
                     "x-amzn-RequestId": lambda_context.aws_request_id,
                     "x-amzn-ErrorType": "UnauthorizedException",
                     "Content-Type": "application/json",
+                    "Cache-Control": "no-store",
                 },
                 UNAUTHORIZED_BODY,
             ) from None
@@ -79,7 +80,7 @@ class PortalLocalGateway(LocalGateway):
         try:
             return super().handle_request(method, path, headers, body)
         except _NoSuchRoute:
-            raise _NotFound({"Content-Type": "application/json"}, NOT_FOUND_BODY) from None
+            raise _NotFound({"Content-Type": "application/json", "Cache-Control": "no-store"}, NOT_FOUND_BODY) from None
 
 
 class _RequestHandler(ChaliceRequestHandler):

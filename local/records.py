@@ -4,9 +4,12 @@ Items are built here and written by the caller straight to the tables (no API, s
 stamped as the service's own (`system`). Never shipped to Lambda.
 """
 
+import time
 from datetime import datetime
 
-from chalicelib import scheduling, times
+import pyotp
+
+from chalicelib import accounts, scheduling, times
 from chalicelib.domain import SYSTEM_ACTOR
 from chalicelib.models import Clinic, Visit
 
@@ -60,3 +63,24 @@ def visit(
         item.responded_at = stamp
         item.cancel_reason = reason
     return item
+
+
+def staff_login(email: str, clinic_id: str, password: str) -> str:
+    """A staff login that has done its first login already: password chosen, authenticator app
+    set up (through the service's own login steps, as a person would). Returns the TOTP secret,
+    from which `totp_code` computes the codes its later logins need."""
+    temporary = accounts.temporary_password()
+    accounts.create_staff_login(email, clinic_id, temporary_password=temporary)
+    challenge = accounts.log_in(email, temporary)
+    challenge = accounts.set_first_password(email, challenge["session"], password)
+    secret = challenge["secret_code"]
+    accounts.complete_mfa_setup(email, challenge["session"], totp_code(secret))
+    return secret
+
+
+def totp_code(secret: str) -> str:
+    """The authenticator's current code. A code is good for its 30-second step only (the emulator
+    allows no drift), so one about to change is waited out instead of being sent stale."""
+    if 30 - time.time() % 30 < 2:
+        time.sleep(30 - time.time() % 30 + 0.1)
+    return pyotp.TOTP(secret).now()

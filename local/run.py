@@ -33,7 +33,7 @@ def main() -> None:
 
     emulator.start(aws_port)
     provisioned = emulator.provision(endpoint, table_prefix="portal-local", sender_email=SENDER_EMAIL)
-    demo.seed()
+    staff_secrets = demo.seed()
 
     # From the streams' start, as the deployed mappings: the seed's records need no email. The
     # visits stream emails the clinic; the clinics stream sends emails kept for want of an address.
@@ -47,7 +47,7 @@ def main() -> None:
     ]
     server = dev_server(app, Config.create(chalice_stage="local", app_name="client-portal"), "127.0.0.1", port)
     _stop_on_signals(server)
-    _print_banner(port, endpoint)
+    _print_banner(port, endpoint, staff_secrets)
     server.serve_forever()
     for poller in pollers:
         poller.stop()
@@ -71,7 +71,9 @@ def _stop_on_signals(server) -> None:
     threading.Thread(target=stop_when_orphaned, daemon=True).start()
 
 
-def _print_banner(port: int, endpoint: str) -> None:
+def _print_banner(port: int, endpoint: str, staff_secrets: dict[str, str]) -> None:
+    # Scripts read these lines: one per staff login, in the order of the contract.
+    totp_lines = "\n".join(f"Demo staff TOTP secret: {secret}" for secret in staff_secrets.values())
     print(
         f"""
 Client portal (local mode) is running.
@@ -86,7 +88,10 @@ Client portal (local mode) is running.
 Demo logins:
   patient  {demo.ALEX[2]} / {demo.PATIENT_PASSWORD}
   patient  {demo.SAM[2]} / {demo.PATIENT_PASSWORD}
-  staff    {demo.STAFF_LOGIN[0]} / {demo.STAFF_LOGIN[1]}
+  staff    {demo.STAFF_LOGIN[0]} / {demo.STAFF_LOGIN[1]}  (then a code from the TOTP secret below)
+
+{totp_lines}
+  e.g. .venv/bin/python -c "import pyotp; print(pyotp.TOTP('<secret>').now())"
 
 Press Ctrl-C to stop.
 """,

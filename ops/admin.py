@@ -1,12 +1,14 @@
 """Day-one operations on a deployed stage, run by the clinic's IT person with their own AWS credentials.
 
 Nobody can log in to a fresh stack, so `bootstrap` creates the clinic (its settings and default
-session classes) and its first staff login; Cognito emails that person a temporary password.
-`add-staff` adds another staff login to an existing clinic. Both are safe to run again: what
-already exists is reported and left as it is. `replay-failures` sends the stream records behind
-the notes in the stream functions' on-failure queue to the function that gave up on them.
-`send-kept-emails` sends the clinic emails kept for want of a valid address (or refused by SES)
-once the cause is fixed.
+session classes) and its first staff login, in the staff user pool; Cognito emails that person
+a temporary password, and their first login sets up their authenticator app. `add-staff` adds
+another staff login to an existing clinic. Both are safe to run again: what already exists is
+reported and left as it is. `reset-staff-mfa` is for a staff member who lost their
+authenticator. `rotate-signing-key` adds a new key for list cursors and links and makes it
+current. `replay-failures` sends the stream records behind the notes in the stream functions'
+on-failure queue to the function that gave up on them. `send-kept-emails` sends the clinic
+emails kept for want of a valid address (or refused by SES) once the cause is fixed.
 
 It lives outside `chalicelib/`, so it is never shipped to Lambda; it reaches the tables and
 Cognito through the service's own code, bound to the stage (`runtime.bind`).
@@ -16,25 +18,29 @@ Cognito through the service's own code, bound to the stage (`runtime.bind`).
         --admin-email frontdesk@riverside.example --phone "(555) 010-2040" \\
         --staff-email manager@riverside.example
     python -m ops.admin add-staff --stage prod --clinic-id riverside --email front@riverside.example
+    python -m ops.admin reset-staff-mfa --stage prod --email front@riverside.example
+    python -m ops.admin rotate-signing-key --stage prod
     python -m ops.admin replay-failures --stage prod
     python -m ops.admin send-kept-emails --stage prod --clinic-id riverside    # or every clinic: no --clinic-id
 
-The table and user pool come from the outputs of the stage's CloudFormation stack (named
-`client-portal-<stage>` unless --stack-name says otherwise), or from --clinics-table and
---user-pool-id. AWS_ENDPOINT_URL points everything at an emulator (the tests do).
+The table, staff user pool and secret come from the outputs of the stage's CloudFormation
+stack (named `client-portal-<stage>` unless --stack-name says otherwise), or from
+--clinics-table, --staff-user-pool-id and --signing-keys-secret. AWS_ENDPOINT_URL points
+everything at an emulator (the tests do).
 """
 
 import argparse
 import json
 import os
 import re
+import secrets
 import sys
 from collections.abc import Callable
 
 import boto3
 from botocore.exceptions import ClientError
 
-from chalicelib import accounts, inputs, notifications, runtime, scheduling
+from chalicelib import accounts, inputs, notifications, runtime, scheduling, signing
 from chalicelib.config import Settings
 from chalicelib.errors import BadInput, Conflict
 from chalicelib.logs import logger
@@ -44,14 +50,17 @@ from ops.stream_records import as_lambda_delivers
 STACK_NAME = "client-portal-{stage}"
 _CLINIC_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _NEEDS = {
-    "bootstrap": ("ClinicsTableName", "UserPoolId"),
-    "add-staff": ("ClinicsTableName", "UserPoolId"),
+    "bootstrap": ("ClinicsTableName", "StaffUserPoolId"),
+    "add-staff": ("ClinicsTableName", "StaffUserPoolId"),
+    "reset-staff-mfa": ("StaffUserPoolId",),
+    "rotate-signing-key": ("SigningKeysSecretArn",),
     "replay-failures": ("StreamFailuresQueueUrl", "StreamFunctionName"),
     "send-kept-emails": ("ClinicsTableName", "OutboxTableName", "IdempotencyTableName", "SenderEmail"),
 }
 _FLAGS = {
     "ClinicsTableName": "clinics_table",
-    "UserPoolId": "user_pool_id",
+    "StaffUserPoolId": "staff_user_pool_id",
+    "SigningKeysSecretArn": "signing_keys_secret",
     "StreamFailuresQueueUrl": "queue_url",
     "StreamFunctionName": "function_name",
     "KeptEmailsFunctionName": "kept_function_name",
@@ -79,7 +88,7 @@ def stack_outputs(cloudformation, stack_name: str) -> dict[str, str]:
     except ClientError as error:
         raise AdminError(
             f"Cannot read the stack {stack_name!r}: {error.response['Error'].get('Message', error)}. "
-            "Pass --stack-name, or --clinics-table and --user-pool-id."
+            "Pass --stack-name, or the resources themselves (--clinics-table, --staff-user-pool-id ...)."
         ) from None
     return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
 
@@ -99,8 +108,8 @@ def target(args, cloudformation=None) -> dict[str, str]:
 
 
 def bind_to_stage(where: dict[str, str]) -> Settings:
-    """Points the service's own code (models, Cognito calls) at the stage's table and user pool."""
-    stage = {"CLINICS_TABLE": where["ClinicsTableName"], "USER_POOL_ID": where["UserPoolId"]}
+    """Points the service's own code (models, Cognito calls) at the stage's table and staff pool."""
+    stage = {"CLINICS_TABLE": where.get("ClinicsTableName", ""), "STAFF_USER_POOL_ID": where["StaffUserPoolId"]}
     return runtime.bind(Settings.from_environment({**os.environ, **stage}))
 
 
@@ -183,6 +192,46 @@ def add_staff(args, where: dict[str, str]) -> list[str]:
     except Clinic.DoesNotExist:
         raise AdminError(f"There is no clinic {args.clinic_id!r}; run bootstrap first.") from None
     return [_staff_line(email, invite_staff(email, args.clinic_id))]
+
+
+def reset_staff_mfa(args, where: dict[str, str]) -> list[str]:
+    try:
+        email = inputs.email(args.email, "--email")
+    except BadInput as error:
+        raise AdminError(str(error)) from None
+    bind_to_stage(where)
+    try:
+        temporary = accounts.reset_staff_mfa(email)
+    except Conflict as error:
+        raise AdminError(str(error)) from None
+    return [
+        f"Staff login {email}: signed out everywhere, second factor removed.",
+        f"Temporary password: {temporary}",
+        "Give it to them by phone once you are sure who is calling (never by email). At their next login "
+        "they choose a new password and set up their authenticator app again.",
+    ]
+
+
+def rotate_signing_key(args, where: dict[str, str], secretsmanager=None) -> list[str]:
+    """Adds a new random key to the signing keys secret and makes it current; the older keys stay,
+    so cursors and links signed with them still verify."""
+    secretsmanager = secretsmanager or operator_client("secretsmanager")
+    secret_id = where["SigningKeysSecretArn"]
+    keys = json.loads(secretsmanager.get_secret_value(SecretId=secret_id)["SecretString"])
+    try:
+        signing.check_keys(keys)
+    except RuntimeError as error:
+        raise AdminError(str(error)) from None
+    numbers = [int(key_id[1:]) for key_id in keys if re.fullmatch(r"k[0-9]+", key_id)]
+    new_id = f"k{max(numbers, default=0) + 1}"
+    keys[new_id] = secrets.token_urlsafe(48)
+    keys["current"] = new_id
+    secretsmanager.put_secret_value(SecretId=secret_id, SecretString=json.dumps(keys))
+    older = sorted((key_id for key_id in keys if key_id not in ("current", new_id)), key=lambda k: (len(k), k))
+    return [
+        f"Signing key {new_id} is now current; what the older keys signed ({', '.join(older)}) still verifies.",
+        f"Running functions sign with it within {signing.CACHE_SECONDS // 60} minutes.",
+    ]
 
 
 def replay_failures(
@@ -270,7 +319,10 @@ def _lambda_invoker(function_name: str) -> Callable[[dict], dict]:
 
 def _staff_line(email: str, created: bool) -> str:
     if created:
-        return f"Staff login {email}: invited. Cognito has emailed a temporary password, valid for 7 days."
+        return (
+            f"Staff login {email}: invited. Cognito has emailed a temporary password, valid for 7 days; "
+            "the first login also sets up an authenticator app."
+        )
     return f"Staff login {email}: exists already, in the clinic-staff group."
 
 
@@ -281,7 +333,7 @@ def parser() -> argparse.ArgumentParser:
     where.add_argument("--stage", default="dev", help="the Chalice stage; its stack is client-portal-<stage>")
     where.add_argument("--stack-name", help="the CloudFormation stack, if not client-portal-<stage>")
     where.add_argument("--clinics-table", help="instead of the stack's ClinicsTableName output")
-    where.add_argument("--user-pool-id", help="instead of the stack's UserPoolId output")
+    where.add_argument("--staff-user-pool-id", help="instead of the stack's StaffUserPoolId output")
     clinic = argparse.ArgumentParser(add_help=False)
     clinic.add_argument("--clinic-id", required=True, help="a short id of your choice, e.g. riverside")
 
@@ -302,6 +354,18 @@ def parser() -> argparse.ArgumentParser:
 
     more = commands.add_parser("add-staff", parents=[where, clinic], help="add a staff login to an existing clinic")
     more.add_argument("--email", required=True)
+
+    reset = commands.add_parser(
+        "reset-staff-mfa",
+        parents=[where],
+        help="a staff member lost their authenticator: sign them out, remove it, give a temporary password",
+    )
+    reset.add_argument("--email", required=True)
+
+    rotate = commands.add_parser(
+        "rotate-signing-key", parents=[where], help="add a new key for cursors and links and make it current"
+    )
+    rotate.add_argument("--signing-keys-secret", help="instead of the stack's SigningKeysSecretArn output")
 
     replay = commands.add_parser(
         "replay-failures",
@@ -331,13 +395,15 @@ def main(argv: list[str] | None = None) -> int:
     logger.setLevel("WARNING")  # the service's own INFO lines would bury the report
     try:
         where = target(args)
-        commands = {
+        command = {
             "bootstrap": bootstrap,
             "add-staff": add_staff,
+            "reset-staff-mfa": reset_staff_mfa,
+            "rotate-signing-key": rotate_signing_key,
             "replay-failures": replay_failures,
             "send-kept-emails": send_kept_emails,
-        }
-        lines = commands[args.command](args, where)
+        }[args.command]
+        lines = command(args, where)
     except AdminError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -117,6 +117,8 @@ def iam_requests(prefix: str, operation: str, params: dict, region: str) -> list
             configuration_set = _arn("ses", region, f"configuration-set/{params['ConfigurationSetName']}")
             requests.append((f"ses:{operation}", configuration_set, conditions))
         return requests
+    if prefix == "secretsmanager" and "SecretId" in params:  # the service names secrets by their ARN
+        return [(f"secretsmanager:{operation}", params["SecretId"], ())]
     if prefix == "sqs" and "QueueUrl" in params:
         return [(f"sqs:{operation}", _arn("sqs", region, params["QueueUrl"].rstrip("/").rsplit("/", 1)[-1]), ())]
     return [(f"{prefix}:{operation}", "*", ())]

@@ -117,6 +117,15 @@ class Api:
         assert response.status_code == 200, response.data
         return response.data["id_token"]
 
+    def staff_login(self, email: str, totp_secret: str, password: str = PASSWORD) -> dict:
+        """A staff login: the password, then the authenticator's code. The tokens."""
+        challenge = self.post("/auth/login", json_body={"username": email, "password": password})
+        assert challenge.status_code == 200 and challenge.data["challenge"] == "SOFTWARE_TOKEN_MFA", challenge.data
+        body = {"username": email, "session": challenge.data["session"], "code": records.totp_code(totp_secret)}
+        response = self.post("/auth/mfa", json_body=body)
+        assert response.status_code == 200, response.data
+        return response.data
+
 
 @pytest.fixture
 def api(client):
@@ -135,14 +144,19 @@ class World:
     clinic_id: str
     staff_email: str
     admin_email: str
+    staff_totp_secret: str
     patients: dict[str, str] = field(default_factory=dict)  # name -> patient_id
     _tokens: dict[str, str] = field(default_factory=dict)
 
     @property
     def staff_token(self) -> str:
         if "staff" not in self._tokens:
-            self._tokens["staff"] = self.api.login(self.staff_email)
+            self._tokens["staff"] = self.staff_tokens()["id_token"]
         return self._tokens["staff"]
+
+    def staff_tokens(self) -> dict:
+        """A new staff login's tokens (password and TOTP code)."""
+        return self.api.staff_login(self.staff_email, self.staff_totp_secret)
 
     def token_for(self, name: str) -> str:
         if name not in self._tokens:
@@ -213,8 +227,10 @@ def make_clinic(api, aws):
             clinic_id, name="Test Family Therapy", timezone=timezone_name, admin_email=admin_email, **settings
         ).save()
         staff_email = f"staff.{clinic_id}@tests.example"
-        accounts.create_staff_login(staff_email, clinic_id, PASSWORD)
-        world = World(api=api, clinic_id=clinic_id, staff_email=staff_email, admin_email=admin_email)
+        secret = records.staff_login(staff_email, clinic_id, PASSWORD)
+        world = World(
+            api=api, clinic_id=clinic_id, staff_email=staff_email, admin_email=admin_email, staff_totp_secret=secret
+        )
         for name in patients:
             world.add_patient(name)
         return world
@@ -225,6 +241,26 @@ def make_clinic(api, aws):
 @pytest.fixture
 def clinic(make_clinic) -> World:
     return make_clinic()
+
+
+@pytest.fixture
+def before_next_write():
+    """Runs `change()` once, right before the next UpdateItem the API sends: a race landed
+    exactly between the service's read and its conditional write."""
+    events = Visit._get_connection().connection.client.meta.events
+    registered = []
+
+    def install(change):
+        def hook(**_):
+            events.unregister("before-call.dynamodb.UpdateItem", hook)
+            change()
+
+        events.register("before-call.dynamodb.UpdateItem", hook)
+        registered.append(hook)
+
+    yield install
+    for hook in registered:
+        events.unregister("before-call.dynamodb.UpdateItem", hook)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ It provisions its own emulator and demo data; nothing of the API tests' emulator
 """
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 import requests
 
 from local.emulator import free_port
+from local.records import totp_code
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -81,6 +83,21 @@ class LocalStack:
                 ) from None
         return process.returncode
 
+    def staff_totp_secrets(self) -> list[str]:
+        """The `Demo staff TOTP secret: ...` lines `make run` prints, in order."""
+        text = self.log_path.read_text(errors="replace")
+        return re.findall(r"^Demo staff TOTP secret: (\S+)$", text, flags=re.MULTILINE)
+
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def log_in_staff(url: str, email: str, password: str, totp_secret: str) -> dict:
+    """A staff login through the API: the password, then the authenticator's code. The tokens."""
+    challenge = requests.post(f"{url}/auth/login", json={"username": email, "password": password}, timeout=10)
+    assert challenge.status_code == 200 and challenge.json().get("challenge") == "SOFTWARE_TOKEN_MFA", challenge.text
+    body = {"username": email, "session": challenge.json()["session"], "code": totp_code(totp_secret)}
+    response = requests.post(f"{url}/auth/mfa", json=body, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()

@@ -14,6 +14,7 @@ from chalice.app import DynamoDBEvent
 from chalicelib import aws as aws_clients
 from chalicelib import config
 from chalicelib.models import Clinic, Visit
+from local import records
 from ops import admin as admin_module
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +24,7 @@ NEW_PASSWORD = "Staff-Own-Pass-2026!"
 def admin(aws, *args):
     """Runs the command as an operator would, in a process of its own, against the emulator."""
     env = dict(os.environ, AWS_ENDPOINT_URL=aws.endpoint)
-    where = ["--clinics-table", aws.settings.table("clinics"), "--user-pool-id", aws.settings.user_pool_id]
+    where = ["--clinics-table", aws.settings.table("clinics"), "--staff-user-pool-id", aws.settings.staff_user_pool_id]
     return subprocess.run(
         [sys.executable, "-m", "ops.admin", args[0], *where, *args[1:]],
         cwd=ROOT,
@@ -57,16 +58,23 @@ def new_ids():
     return clinic_id, f"manager.{clinic_id}@tests.example"
 
 
-def first_login(api, email):
-    """The invited staff member sets their own password, as the invitation asks."""
-    aws_clients.cognito().admin_set_user_password(
-        UserPoolId=config.current().user_pool_id, Username=email, Password="Temp-Password-2026!", Permanent=False
-    )
-    challenge = api.post("/auth/login", json_body={"username": email, "password": "Temp-Password-2026!"}).data
-    done = api.post(
+def first_login(api, email, temporary="Temp-Password-2026!"):
+    """The invited staff member sets their own password, then their authenticator app, as the
+    invitation asks (Cognito emailed a temporary password; the test sets a known one)."""
+    if temporary == "Temp-Password-2026!":
+        aws_clients.cognito().admin_set_user_password(
+            UserPoolId=config.current().staff_user_pool_id, Username=email, Password=temporary, Permanent=False
+        )
+    challenge = api.post("/auth/login", json_body={"username": email, "password": temporary}).data
+    assert challenge["challenge"] == "NEW_PASSWORD_REQUIRED", challenge
+    setup = api.post(
         "/auth/new-password",
         json_body={"username": email, "session": challenge["session"], "new_password": NEW_PASSWORD},
-    )
+    ).data
+    assert setup["challenge"] == "MFA_SETUP", setup
+    code = records.totp_code(setup["secret_code"])
+    done = api.post("/auth/mfa-setup", json_body={"username": email, "session": setup["session"], "code": code})
+    assert done.status_code == 200, done.data
     return done.data["id_token"]
 
 
@@ -130,7 +138,7 @@ def test_the_table_and_pool_come_from_the_stages_stack_outputs(aws):
     cloudformation = boto3.client("cloudformation", region_name="us-east-1")
     outputs = [
         {"OutputKey": "ClinicsTableName", "OutputValue": "client-portal-prod-clinics"},
-        {"OutputKey": "UserPoolId", "OutputValue": "us-east-1_Pool"},
+        {"OutputKey": "StaffUserPoolId", "OutputValue": "us-east-1_Pool"},
         {"OutputKey": "EndpointURL", "OutputValue": "https://abc.execute-api.us-east-1.amazonaws.com/api/"},
     ]
     with Stubber(cloudformation) as stub:
@@ -152,7 +160,7 @@ def test_the_table_and_pool_come_from_the_stages_stack_outputs(aws):
             ["add-staff", "--stage", "prod", "--clinic-id", "x", "--email", "a@b.example"]
         )
         where = admin_module.target(args, cloudformation)
-    assert (where["ClinicsTableName"], where["UserPoolId"]) == ("client-portal-prod-clinics", "us-east-1_Pool")
+    assert (where["ClinicsTableName"], where["StaffUserPoolId"]) == ("client-portal-prod-clinics", "us-east-1_Pool")
 
 
 def test_the_operations_command_is_not_in_the_lambda_bundle_and_imports_no_test_tooling():
@@ -256,3 +264,42 @@ def test_a_note_whose_records_fail_again_stays_in_the_queue(aws, api, clinic):
     assert report[0].startswith("Kept")
     counts = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
     assert (counts["ApproximateNumberOfMessages"], counts["ApproximateNumberOfMessagesNotVisible"]) == ("0", "1")
+
+
+def test_add_staff_with_a_patients_email_never_gives_the_patient_login_staff_access(aws, api, clinic):
+    patient_email = clinic.email_of("Alex")
+
+    result = admin(aws, "add-staff", "--clinic-id", clinic.clinic_id, "--email", patient_email)
+
+    assert result.returncode == 0, result.stderr
+    patient_token = api.login(patient_email)  # the patient's own password, the patients' pool
+    assert api.get("/clinic/settings", patient_token).status_code == 403
+    assert api.get("/portal/me", patient_token).status_code == 200
+
+
+def test_add_staff_refuses_an_email_that_is_staff_of_another_clinic(aws, clinic, make_clinic):
+    other = make_clinic(patients=())
+    result = admin(aws, "add-staff", "--clinic-id", clinic.clinic_id, "--email", other.staff_email)
+    assert result.returncode == 1
+    assert "another clinic" in result.stderr
+
+
+def test_reset_staff_mfa_ends_their_sessions_and_their_next_login_sets_up_the_authenticator_again(aws, api, clinic):
+    before = clinic.staff_tokens()
+
+    result = admin(aws, "reset-staff-mfa", "--email", clinic.staff_email)
+
+    assert result.returncode == 0, result.stderr
+    (temporary,) = [line.split(": ", 1)[1] for line in result.stdout.splitlines() if line.startswith("Temporary")]
+    assert api.post("/auth/refresh", json_body={"refresh_token": before["refresh_token"]}).status_code == 401
+    old_password = api.post(
+        "/auth/login", json_body={"username": clinic.staff_email, "password": "Test-Password-2026!"}
+    )
+    assert old_password.status_code == 401
+    assert api.get("/clinic/settings", first_login(api, clinic.staff_email, temporary)).status_code == 200
+
+
+def test_reset_staff_mfa_of_someone_who_is_not_staff_changes_nothing(aws, clinic):
+    result = admin(aws, "reset-staff-mfa", "--email", clinic.email_of("Alex"))
+    assert result.returncode == 1
+    assert "not a staff login" in result.stderr

@@ -177,7 +177,7 @@ def test_the_authorizer_policy_allows_every_route_so_the_gateway_cache_cannot_lo
 
 def test_the_signing_keys_are_fetched_once_and_then_cached(api, patient_token):
     assert api.get("/portal/me", patient_token).status_code == 200  # warm
-    keys = auth._jwks_client()
+    keys = auth._jwks_client(config.current().jwks_url)
     fetches = []
     original = keys.fetch_data
     keys.fetch_data = lambda: fetches.append(1) or original()

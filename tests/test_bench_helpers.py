@@ -167,6 +167,8 @@ def _figures(**changes):
         "feed_requests": 3,
         "overhead_ratio": 1.5,
         "import_ratio": 1.6,
+        "clinic_page_requests": 2,
+        "clinic_page_kib_max": 206.5,
         "emails_per_s": None,
     }
     figures.update(changes)

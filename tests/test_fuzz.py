@@ -11,8 +11,8 @@ phase, and with `CI` set, derandomized generation and no example database. For a
 """
 
 import os
+import time
 import warnings
-from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from local import demo
-from tests.local_stack import LocalStack
+from tests.local_stack import LocalStack, log_in_staff
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_PATH = ROOT / "chalicelib" / "openapi.yaml"
@@ -59,13 +59,40 @@ schema.config.generation.update(
 )
 
 
-@dataclass(frozen=True)
+# ID tokens are honoured 10 minutes (chalicelib/auth.py); log in again well before that.
+TOKEN_REUSE_SECONDS = 8 * 60
+
+
 class Stack:
-    url: str
-    patient_token: str
-    staff_token: str
-    patient_access_token: str
-    log: Path
+    """The running stack and the demo logins' tokens, renewed before the API would refuse them."""
+
+    def __init__(self, running: LocalStack):
+        self.url = running.url
+        self.log = running.log_path
+        (self._staff_secret,) = running.staff_totp_secrets()
+        self._logged_in_at = 0.0
+        self._tokens: dict[str, dict] = {}
+
+    def _fresh(self) -> dict[str, dict]:
+        if time.monotonic() - self._logged_in_at > TOKEN_REUSE_SECONDS:
+            self._tokens = {
+                "patient": _log_in(self.url, demo.ALEX[2], demo.PATIENT_PASSWORD),
+                "staff": log_in_staff(self.url, *demo.STAFF_LOGIN, self._staff_secret),
+            }
+            self._logged_in_at = time.monotonic()
+        return self._tokens
+
+    @property
+    def patient_token(self) -> str:
+        return self._fresh()["patient"]["id_token"]
+
+    @property
+    def patient_access_token(self) -> str:
+        return self._fresh()["patient"]["access_token"]
+
+    @property
+    def staff_token(self) -> str:
+        return self._fresh()["staff"]["id_token"]
 
     def token_for(self, path: str):
         """The right role's token for a route, or None for the public ones."""
@@ -84,9 +111,7 @@ class Stack:
 def stack():
     running = LocalStack("fuzz-stack.log").start()
     try:
-        patient = _log_in(running.url, demo.ALEX[2], demo.PATIENT_PASSWORD)
-        staff = _log_in(running.url, *demo.STAFF_LOGIN)
-        yield Stack(running.url, patient["id_token"], staff["id_token"], patient["access_token"], running.log_path)
+        yield Stack(running)
     finally:
         assert running.stop() == 0, f"`python -m local.run` did not stop cleanly on SIGTERM; see {running.log_path}"
 

@@ -52,6 +52,7 @@ OWN_TYPES = {
     "cancel_cutoff_hours": ("number",),
     "duration_minutes": ("number",),
     "revision": ("number",),
+    "answer_changes": ("number",),
     "version": ("number",),
     "session_classes": (),
 }
@@ -175,6 +176,7 @@ VISIT_FIELDS = [
     "change_id",
     "created_at",
     "revision",
+    "answer_changes",
 ]
 
 

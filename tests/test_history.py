@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib import config, history
 from chalicelib.models import HistoryEvent
+from tests.console import set_attributes
 
 DAY = timedelta(days=1)
 
@@ -53,17 +54,6 @@ def staff_patch(api, world, visit_id, **fields):
     reply = api.patch(f"/clinic/sessions/{visit_id}", world.staff_token, json_body=fields)
     assert reply.status_code == 200, reply.data
     return reply.data
-
-
-def console_set(world, visit_id, patient="Alex", **values):
-    """An edit by hand in the AWS console: a raw UpdateItem that leaves the service's stamp alone."""
-    boto3.client("dynamodb", endpoint_url=config.current().endpoint).update_item(
-        TableName=config.current().table("visits"),
-        Key={"patient_id": {"S": world.patients[patient]}, "visit_id": {"S": visit_id}},
-        UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in values),
-        ExpressionAttributeNames={f"#{name}": name for name in values},
-        ExpressionAttributeValues={f":{name}": value for name, value in values.items()},
-    )
 
 
 # --- What is recorded ---------------------------------------------------------------------
@@ -154,7 +144,7 @@ def test_a_visit_staff_create_through_the_api_is_created_by_them(api, clinic, re
 def test_an_edit_by_hand_in_the_console_is_recorded_as_the_console(api, clinic, record_history):
     visit_id = clinic.add_visit("Alex")
     answer(api, clinic, visit_id, "confirmed")
-    console_set(clinic, visit_id, location={"S": "Annex, 2nd floor"})
+    set_attributes(clinic, visit_id, location={"S": "Annex, 2nd floor"})
 
     record_history(visit_id)
 
@@ -189,7 +179,7 @@ def test_a_visit_added_and_deleted_by_hand_in_the_console_is_recorded_and_then_g
 
 def test_staff_still_read_the_history_of_a_visit_whose_start_was_mangled_by_hand(api, clinic, record_history):
     visit_id = clinic.add_visit("Alex")
-    console_set(clinic, visit_id, starts_at={"S": "next tuesday"})
+    set_attributes(clinic, visit_id, starts_at={"S": "next tuesday"})
 
     record_history(visit_id)
 
@@ -209,7 +199,7 @@ def test_the_patient_sees_you_or_the_clinic_a_moves_old_and_new_time_and_their_o
     answer(api, world, visit_id, "cancelled", reason="Car trouble.")
     staff_patch(api, world, visit_id, location="Room 9", provider="Jordan Lee, LMFT")
     moved = staff_patch(api, world, visit_id, date=(date.today() + 12 * DAY).isoformat(), start_time="08:15")
-    console_set(world, visit_id, cancel_reason={"S": "Staff note: called twice, no answer."})
+    set_attributes(world, visit_id, cancel_reason={"S": "Staff note: called twice, no answer."})
 
     record_history(visit_id)
 

@@ -4,10 +4,11 @@ import json
 import urllib.error
 import urllib.request
 
+import pyotp
 import pytest
 import yaml
 
-from tests.local_stack import ROOT, LocalStack, port_is_closed
+from tests.local_stack import ROOT, LocalStack, log_in_staff, port_is_closed
 
 WEB = ROOT / "chalicelib" / "web"
 CONTENT_TYPES = {
@@ -60,9 +61,28 @@ def test_the_demo_patient_sees_every_status(local_stack):
     assert statuses.count("patient_confirmed") >= 1 and statuses.count("pending_cancel") >= 1
 
 
+def test_make_run_prints_the_demo_staff_totp_secret_whose_codes_log_staff_in(local_stack):
+    (secret,) = local_stack.staff_totp_secrets()
+    assert pyotp.TOTP(secret).now().isdigit()
+    tokens = log_in_staff(local_stack.url, "staff@demo-clinic.example", "Demo-Staff-2026!", secret)
+    assert call(local_stack.url, "GET", "/clinic/settings", token=tokens["id_token"])[0] == 200
+
+
+def test_the_demo_staff_password_alone_gets_no_token(local_stack):
+    status, body = call(
+        local_stack.url,
+        "POST",
+        "/auth/login",
+        {"username": "staff@demo-clinic.example", "password": "Demo-Staff-2026!"},
+    )
+    assert status == 200
+    assert body["challenge"] == "SOFTWARE_TOKEN_MFA" and "id_token" not in body
+
+
 def test_the_demo_staff_and_second_patient_log_in(local_stack):
     base = local_stack.url
-    staff = login(base, "staff@demo-clinic.example", "Demo-Staff-2026!")
+    (secret,) = local_stack.staff_totp_secrets()
+    staff = log_in_staff(base, "staff@demo-clinic.example", "Demo-Staff-2026!", secret)["id_token"]
     settings = call(base, "GET", "/clinic/settings", token=staff)[1]
     assert settings["admin_email"] == "frontdesk@demo-clinic.example"
     assert [c["name"] for c in settings["session_classes"] if c["cancelled"]] == [

@@ -74,11 +74,14 @@ class EmulatorStack:
                     f"{logical_id}.StreamArn": f"{table_arn}/stream/*",
                 }
             )
-        pool = settings.user_pool_id
+        pool, staff_pool = settings.user_pool_id, settings.staff_user_pool_id
         self.values.update(
             {
                 "UserPool": pool,
                 "UserPool.Arn": f"arn:aws:cognito-idp:{region}:{aws_calls.ACCOUNT}:userpool/{pool}",
+                "StaffUserPool": staff_pool,
+                "StaffUserPool.Arn": f"arn:aws:cognito-idp:{region}:{aws_calls.ACCOUNT}:userpool/{staff_pool}",
+                "SigningKeysSecret": settings.signing_keys_secret,  # Ref of a secret is its ARN
                 "StreamFailuresQueue.Arn": (f"arn:aws:sqs:{region}:{aws_calls.ACCOUNT}:{stack_name}-stream-failures"),
                 "AsyncFailuresQueue.Arn": (f"arn:aws:sqs:{region}:{aws_calls.ACCOUNT}:{stack_name}-async-failures"),
                 "EmailConfigurationSet": settings.configuration_set,
@@ -181,8 +184,8 @@ def test_lambda_service_statements_hold_only_lambda_service_actions(function, st
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_key_statements_allow_the_key_only_through_the_services_the_function_uses(function, stack):
-    """A function that calls DynamoDB may use the key through DynamoDB; one whose Lambda statements
-    send to a queue, through SQS; nothing else, and nowhere else."""
+    """A function that calls DynamoDB (or Secrets Manager) may use the key through that service; one
+    whose Lambda statements send to a queue, through SQS; nothing else, and nowhere else."""
     through = {}
     for statement in statements(function, stack):
         if statement.get("Sid", "").startswith("Key"):
@@ -196,9 +199,10 @@ def test_key_statements_allow_the_key_only_through_the_services_the_function_use
         "sqs:SendMessage" in s["Action"] for s in statements(function, stack) if s.get("Sid", "").startswith("Lambda")
     )
     if function in aws_calls.INVOKED:
-        assert ("dynamodb" in through) == ("dynamodb" in calls), (function, sorted(through))
+        for service in ("dynamodb", "secretsmanager"):
+            assert (service in through) == (service in calls), (function, service, sorted(through))
     assert ("sqs" in through) == sends_to_queues, (function, sorted(through))
-    assert set(through) <= {"dynamodb", "sqs"}
+    assert set(through) <= {"dynamodb", "sqs", "secretsmanager"}
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

@@ -9,10 +9,9 @@ just before the patient's UpdateItem is sent.
 from datetime import UTC, date, datetime, timedelta
 
 import boto3
-import pytest
 
 from chalicelib import config, times
-from chalicelib.models import Visit
+from tests.console import set_attributes
 
 
 def instant_from_now(delta):
@@ -21,37 +20,6 @@ def instant_from_now(delta):
 
 def raw_dynamodb():
     return boto3.client("dynamodb", endpoint_url=config.current().endpoint)
-
-
-@pytest.fixture
-def before_next_write():
-    """Runs `change()` once, right before the next UpdateItem the API sends."""
-    events = Visit._get_connection().connection.client.meta.events
-    registered = []
-
-    def install(change):
-        def hook(**_):
-            events.unregister("before-call.dynamodb.UpdateItem", hook)
-            change()
-
-        events.register("before-call.dynamodb.UpdateItem", hook)
-        registered.append(hook)
-
-    yield install
-    for hook in registered:
-        events.unregister("before-call.dynamodb.UpdateItem", hook)
-
-
-def set_attributes(world, visit_id, **values):
-    """A write by someone else: staff in the console, another tab, another Lambda."""
-    names = {f"#{k}": k for k in values}
-    raw_dynamodb().update_item(
-        TableName=Visit.Meta.table_name,
-        Key={"patient_id": {"S": world.patients["Alex"]}, "visit_id": {"S": visit_id}},
-        UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in values),
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues={f":{k}": v for k, v in values.items()},
-    )
 
 
 def answer(api, world, visit_id, word):

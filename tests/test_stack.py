@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib import models
 from chalicelib.accounts import PASSWORD_POLICY
-from chalicelib.auth import STAFF_GROUP
+from chalicelib.auth import MAX_TOKEN_AGE_SECONDS, STAFF_GROUP
 from chalicelib.config import TABLE_KINDS, table_variable
 from chalicelib.models import KeptEmail
 from deploy import package as packaging
@@ -81,12 +81,24 @@ def test_each_function_has_a_role_of_its_own_holding_exactly_its_policy_file(res
         policies = resources[role]["Properties"]["Policies"]
         assert [p["PolicyDocument"] for p in policies] == [json.loads((ROOT / ".chalice" / policy_file).read_text())]
         assert "ManagedPolicyArns" not in resources[role]["Properties"]
-    assert len(of_type(resources, "AWS::IAM::Role")) == len(FUNCTIONS)
+    # The one other role is API Gateway's, to write the access log (AWS's own policy for that).
+    others = set(of_type(resources, "AWS::IAM::Role")) - {
+        resources[f]["Properties"]["Role"]["Fn::GetAtt"][0] for f in FUNCTIONS
+    }
+    assert others == {"ApiGatewayLogsRole"}
+    logs_role = resources["ApiGatewayLogsRole"]["Properties"]
+    assert logs_role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert logs_role["ManagedPolicyArns"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}
+    ]
+    assert resources["ApiGatewayAccount"]["Properties"]["CloudWatchRoleArn"] == {
+        "Fn::GetAtt": ["ApiGatewayLogsRole", "Arn"]
+    }
 
 
 def test_no_role_has_a_wildcard_action_or_a_star_resource_but_for_xrays_traces(resources):
     for name, role in of_type(resources, "AWS::IAM::Role").items():
-        for policy in role["Properties"]["Policies"]:
+        for policy in role["Properties"].get("Policies", []):
             for statement in policy["PolicyDocument"]["Statement"]:
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 assert not [a for a in actions if "*" in a], (name, statement)
@@ -107,7 +119,7 @@ def test_every_function_is_traced_has_its_own_encrypted_log_group_and_a_reserved
             for g in of_type(resources, "AWS::Logs::LogGroup").values()
             if g["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}-{log_suffix}"}
         ]
-        assert group["RetentionInDays"] == 90
+        assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
         assert group["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
     total = sum(resources[f]["Properties"]["ReservedConcurrentExecutions"] for f in FUNCTIONS)
     assert total <= 100  # leaves an account at the default limit (1,000) far more than the 100 AWS requires
@@ -225,39 +237,113 @@ def test_the_table_names_are_the_ones_the_code_computes(resources):
 # --- Logins ----------------------------------------------------------------------------------
 
 
-def test_the_user_pool_signs_in_by_email_with_the_portals_attributes_and_rules(resources):
-    pool = resources["UserPool"]
+POOLS = {"UserPool": ("PortalClient", {"clinic_id", "patient_id"}), "StaffUserPool": ("StaffClient", {"clinic_id"})}
+
+
+@pytest.mark.parametrize("pool_id", POOLS)
+def test_each_user_pool_signs_in_by_email_with_the_portals_attributes_and_rules(resources, pool_id):
+    pool = resources[pool_id]
     props = pool["Properties"]
     assert pool["DeletionPolicy"] == "Retain"
     assert props["UsernameAttributes"] == ["email"]
     assert props["Policies"]["PasswordPolicy"] == PASSWORD_POLICY  # local mode enforces the same rules
-    assert {(a["Name"], a["Mutable"]) for a in props["Schema"]} == {("clinic_id", False), ("patient_id", False)}
+    assert {(a["Name"], a["Mutable"]) for a in props["Schema"]} == {(name, False) for name in POOLS[pool_id][1]}
     assert props["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
     for message in props["AdminCreateUserConfig"]["InviteMessageTemplate"]["EmailMessage"]["Fn::If"][1:]:
         text = message if isinstance(message, str) else message["Fn::Sub"]
         assert "{username}" in text and "{####}" in text
+
+
+def test_staff_need_a_second_factor_and_patients_do_not(resources):
+    staff = resources["StaffUserPool"]["Properties"]
+    assert staff["MfaConfiguration"] == "ON"  # required of every login, through any app client
+    assert staff["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]  # TOTP only: no SMS to intercept
+    assert resources["UserPool"]["Properties"]["MfaConfiguration"] == "OFF"
+
+
+def test_the_staff_group_exists_in_the_staff_pool_only(resources):
     groups = of_type(resources, "AWS::Cognito::UserPoolGroup")
-    assert [g["Properties"]["GroupName"] for g in groups.values()] == [STAFF_GROUP]
+    assert [(g["Properties"]["GroupName"], g["Properties"]["UserPoolId"]) for g in groups.values()] == [
+        (STAFF_GROUP, {"Ref": "StaffUserPool"})
+    ]
 
 
-def test_the_portal_client_allows_password_login_and_refresh_only(resources):
-    client = resources["PortalClient"]["Properties"]
+@pytest.mark.parametrize("pool_id", POOLS)
+def test_each_pools_client_gives_short_lived_revocable_tokens_for_password_login_and_refresh_only(resources, pool_id):
+    client_id, attributes = POOLS[pool_id]
+    client = resources[client_id]["Properties"]
+    assert client["UserPoolId"] == {"Ref": pool_id}
     assert sorted(client["ExplicitAuthFlows"]) == ["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_PASSWORD_AUTH"]
     assert client["GenerateSecret"] is False
-    assert (client["IdTokenValidity"], client["TokenValidityUnits"]["IdToken"]) == (60, "minutes")
-    assert (client["RefreshTokenValidity"], client["TokenValidityUnits"]["RefreshToken"]) == (7, "days")
+    assert client["EnableTokenRevocation"] is True  # POST /auth/logout revokes the refresh token
+    assert client["PreventUserExistenceErrors"] == "ENABLED"
+    # Access ends within 15 minutes: the tokens live as long as the API honours them, no longer.
+    units = client["TokenValidityUnits"]
+    assert (client["IdTokenValidity"], units["IdToken"]) == (MAX_TOKEN_AGE_SECONDS // 60, "minutes")
+    assert (client["AccessTokenValidity"], units["AccessToken"]) == (MAX_TOKEN_AGE_SECONDS // 60, "minutes")
+    assert MAX_TOKEN_AGE_SECONDS <= 15 * 60
+    assert (client["RefreshTokenValidity"], units["RefreshToken"]) == (7, "days")
+    assert {a.removeprefix("custom:") for a in client["ReadAttributes"] if a.startswith("custom:")} == attributes
     assert not [a for a in client["WriteAttributes"] if a.startswith("custom:") or a == "email"]
 
 
-def test_the_pool_and_client_ids_reach_every_function_as_environment_variables(resources):
+def test_the_pools_client_ids_and_the_signing_secret_reach_every_function(resources):
     for function in FUNCTIONS:
         variables = resources[function]["Properties"]["Environment"]["Variables"]
         assert variables["USER_POOL_ID"] == {"Ref": "UserPool"}
         assert variables["APP_CLIENT_ID"] == {"Ref": "PortalClient"}
+        assert variables["STAFF_USER_POOL_ID"] == {"Ref": "StaffUserPool"}
+        assert variables["STAFF_APP_CLIENT_ID"] == {"Ref": "StaffClient"}
+        assert variables["SIGNING_KEYS_SECRET"] == {"Ref": "SigningKeysSecret"}
         assert variables["SENDER_EMAIL"] == {"Ref": "SenderEmail"}
         assert variables["SES_CONFIGURATION_SET"] == {"Ref": "EmailConfigurationSet"}
         assert variables["METRICS_NAMESPACE"] == {"Fn::Sub": "ClientPortal/${AWS::StackName}"}
         assert variables["PUBLIC_URL"] == {"Ref": "PublicUrl"}
+
+
+def test_the_signing_keys_secret_is_generated_with_a_current_key_id(resources):
+    generated = resources["SigningKeysSecret"]["Properties"]["GenerateSecretString"]
+    assert json.loads(generated["SecretStringTemplate"]) == {"current": generated["GenerateStringKey"]}
+    assert generated["PasswordLength"] >= 32
+    api_policy = json.loads((ROOT / ".chalice" / "policy-api.json").read_text())
+    (statement,) = [s for s in api_policy["Statement"] if "secretsmanager:GetSecretValue" in s["Action"]]
+    assert statement["Resource"] == {"Ref": "SigningKeysSecret"}
+
+
+# --- Logs --------------------------------------------------------------------------------------
+
+
+def test_every_log_group_keeps_its_lines_for_the_retention_parameter_six_years_by_default(packaged, resources):
+    groups = of_type(resources, "AWS::Logs::LogGroup")
+    assert {"ApiLogGroup", "AuthorizerLogGroup", "VisitChangesLogGroup", "ApiAccessLogGroup"} <= set(groups)
+    for name, group in groups.items():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
+        assert group["DeletionPolicy"] == "Retain", name  # audit records outlive the stack
+    assert packaged["cfn"]["Parameters"]["LogRetentionDays"]["Default"] == 2192
+
+
+def test_every_function_logs_to_its_own_group(resources):
+    names = {g["Properties"]["LogGroupName"]["Fn::Sub"] for g in of_type(resources, "AWS::Logs::LogGroup").values()}
+    for function, suffix in (
+        ("APIHandler", "api"),
+        ("CognitoIdToken", "authorizer"),
+        ("VisitChanges", "visit-changes"),
+    ):
+        assert resources[function]["Properties"]["FunctionName"] == {"Fn::Sub": f"${{AWS::StackName}}-{suffix}"}
+        assert f"/aws/lambda/${{AWS::StackName}}-{suffix}" in names
+
+
+def test_the_api_stage_writes_an_access_log_line_per_request_with_the_caller(resources):
+    (api_stage,) = of_type(resources, "AWS::ApiGateway::Stage").values()
+    setting = api_stage["Properties"]["AccessLogSetting"]
+    assert setting["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    line = json.loads(setting["Format"])
+    assert line["requestId"] == "$context.requestId"
+    assert line["ip"] == "$context.identity.sourceIp"
+    assert line["caller"] == "$context.authorizer.principalId"  # the user id (sub) the authorizer verified
+    assert line["route"] == "$context.httpMethod $context.resourcePath"  # the template: no ids or link secrets
+    assert line["status"] == "$context.status"
+    assert "$context.path" not in setting["Format"]
 
 
 # --- The stream ------------------------------------------------------------------------------
@@ -406,8 +492,8 @@ def test_checkov_finds_nothing_and_every_skip_says_why(packaged):
         "CKV_AWS_116",
         "CKV_AWS_117",
         "CKV_AWS_173",
-        "CKV_AWS_76",
         "CKV_AWS_120",
+        "CKV_AWS_192",
     }
 
 
@@ -450,16 +536,56 @@ def test_every_stage_packages_with_its_own_origin():
     assert origins == {stage: packaging.stage_settings(stage)["CORS_ORIGIN"] for stage in ("dev", "prod")}
 
 
-def test_the_login_routes_are_throttled_harder_than_the_rest(resources, api_body):
-    (api_stage,) = of_type(resources, "AWS::ApiGateway::Stage").values()
-    limits = {
-        (s["ResourcePath"], s["HttpMethod"]): s["ThrottlingRateLimit"]
-        for s in api_stage["Properties"]["MethodSettings"]
+def test_gateway_errors_are_never_cached(api_body):
+    for response_type, response in api_body["x-amazon-apigateway-gateway-responses"].items():
+        assert response["responseParameters"]["gatewayresponse.header.Cache-Control"] == "'no-store'", response_type
+
+
+def rate_rules(web_acl) -> dict:
+    return {
+        rule["Name"]: (rule["Statement"]["RateBasedStatement"], rule["Action"])
+        for rule in web_acl["Properties"]["Rules"]
     }
-    overall = limits[("/*", "*")]
-    for path in ("/auth/login", "/auth/new-password", "/auth/refresh"):
-        assert "post" in api_body["paths"][path]
-        assert limits[("/" + path.replace("/", "~1"), "POST")] < overall
+
+
+def test_the_api_limits_each_client_address_and_logins_far_harder_than_the_rest(resources):
+    web_acl = resources["ApiWebAcl"]
+    assert web_acl["Properties"]["Scope"] == "REGIONAL"
+    assert web_acl["Properties"]["DefaultAction"] == {"Allow": {}}
+    rules = rate_rules(web_acl)
+    assert set(rules) == {"auth-per-client", "public-links-per-client", "all-per-client"}
+    for statement, action in rules.values():
+        assert statement["AggregateKeyType"] == "IP"  # per client, not shared by every caller
+        assert action["Block"]["CustomResponse"]["ResponseCode"] == 429
+    body = web_acl["Properties"]["CustomResponseBodies"]["TooManyRequests"]
+    assert json.loads(body["Content"])["Code"] == "TooManyRequestsError"
+    auth, _ = rules["auth-per-client"]
+    assert auth["ScopeDownStatement"]["ByteMatchStatement"]["SearchString"] == "/api/auth/"
+    assert auth["Limit"] * 10 <= rules["all-per-client"][0]["Limit"]
+    links = rules["public-links-per-client"][0]["ScopeDownStatement"]["OrStatement"]["Statements"]
+    assert [s["ByteMatchStatement"]["SearchString"] for s in links] == ["/api/r/", "/api/u/", "/api/cal/"]
+
+
+def test_the_web_acls_guard_the_api_stage_and_both_user_pools(resources):
+    associations = {
+        json.dumps(a["Properties"]["ResourceArn"]): a["Properties"]["WebACLArn"]
+        for a in of_type(resources, "AWS::WAFv2::WebACLAssociation").values()
+    }
+    stage_arn = {"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestAPI}/stages/api"}
+    assert associations == {
+        json.dumps(stage_arn): {"Fn::GetAtt": ["ApiWebAcl", "Arn"]},
+        json.dumps({"Fn::GetAtt": ["UserPool", "Arn"]}): {"Fn::GetAtt": ["LoginsWebAcl", "Arn"]},
+        json.dumps({"Fn::GetAtt": ["StaffUserPool", "Arn"]}): {"Fn::GetAtt": ["LoginsWebAcl", "Arn"]},
+    }
+    (pools_rule,) = rate_rules(resources["LoginsWebAcl"]).values()
+    assert pools_rule[0]["AggregateKeyType"] == "IP" and pools_rule[0]["Limit"] <= 100
+
+
+def test_the_stage_keeps_only_a_generous_backstop_not_throttles_every_caller_shares_on_logins(resources):
+    (api_stage,) = of_type(resources, "AWS::ApiGateway::Stage").values()
+    (backstop,) = api_stage["Properties"]["MethodSettings"]
+    assert (backstop["ResourcePath"], backstop["HttpMethod"]) == ("/*", "*")
+    assert backstop["ThrottlingRateLimit"] >= 500
 
 
 # --- The bundle ------------------------------------------------------------------------------

@@ -29,6 +29,10 @@ export class NetworkError extends Error {}
 /** The refresh token no longer works: the patient has to log in again. */
 export class SessionExpiredError extends Error {}
 
+/** The API could not refresh the session just now (too many requests, or trouble on its side):
+ *  the patient stays logged in and tries again. */
+export class RetryLaterError extends Error {}
+
 async function readJson(response) {
   try {
     return await response.json();
@@ -86,9 +90,14 @@ function refreshTokens() {
       try {
         saveTokens(await request('POST', '/auth/refresh', { body: { refresh_token: refreshToken } }));
       } catch (error) {
-        // Offline is not an expired session: keep the tokens and let the caller retry.
+        // Only the API saying the refresh token is bad (400, 401) ends the session. Offline, too
+        // many requests (429) or trouble on its side (5xx) is not an expired session: keep the
+        // tokens and let the patient try again.
         if (error instanceof NetworkError) throw error;
-        throw new SessionExpiredError(MESSAGES.sessionExpired);
+        if (error instanceof ApiError && (error.status === 400 || error.status === 401)) {
+          throw new SessionExpiredError(MESSAGES.sessionExpired);
+        }
+        throw new RetryLaterError(MESSAGES.busy);
       }
     })().finally(() => { refreshInFlight = null; });
   }

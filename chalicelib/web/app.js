@@ -9,7 +9,7 @@
 // it only ever reaches the page through textContent / setAttribute, never through innerHTML.
 // The API contract is ../shared/portal-api.md (the contract document beside this repository).
 
-import { api, ApiError, NetworkError, responsePath, SessionExpiredError } from './api.js';
+import { api, ApiError, NetworkError, responsePath, RetryLaterError, SessionExpiredError } from './api.js';
 import { setUpCalendar } from './calendar.js';
 import { openCancelDialog, setUpCancelDialog } from './dialogs.js';
 import { $, clearMessage, showMessage } from './dom.js';
@@ -102,6 +102,11 @@ function handlePortalError(error, context = {}) {
   const region = $('#portal-message');
   if (error instanceof NetworkError) {
     showMessage(region, MESSAGES.network);
+  } else if (error instanceof RetryLaterError) {
+    showMessage(region, MESSAGES.busy);
+  } else if (error instanceof ApiError && error.status === 429 && context.action) {
+    // The visit's answer was changed too often online: the clinic takes it from here.
+    showMessage(region, `${MESSAGES.tooManyChanges} ${clinicPhoneSentence()}`);
   } else if (error instanceof ApiError && error.status === 409) {
     showMessage(region, `This visit can no longer be changed online. ${clinicPhoneSentence()}`);
     reloadAfterStaleAction(context.visitId);

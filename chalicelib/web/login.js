@@ -7,7 +7,7 @@ import { closeCancelDialog } from './dialogs.js';
 import { $, clearMessage, showMessage } from './dom.js';
 import { forgetHistories } from './history.js';
 import { MESSAGES } from './messages.js';
-import { clearTokens, saveTokens } from './session.js';
+import { clearTokens, loadTokens, saveTokens } from './session.js';
 import { state } from './state.js';
 
 // The NEW_PASSWORD_REQUIRED challenge, kept in memory only.
@@ -96,6 +96,9 @@ async function onLoginSubmit(event) {
     if (result?.challenge === 'NEW_PASSWORD_REQUIRED') {
       pendingChallenge = { username, session: result.session };
       showNewPasswordStep();
+    } else if (result?.challenge === 'SOFTWARE_TOKEN_MFA' || result?.challenge === 'MFA_SETUP') {
+      // A staff login (staff answer a second-factor code): this page is the patients' portal.
+      showMessage(region, MESSAGES.notPatient);
     } else if (result?.id_token) {
       onLoginSuccess(result);
     } else {
@@ -146,8 +149,24 @@ async function onNewPasswordSubmit(event) {
   }
 }
 
-function onLogout() {
-  endSession(null);
+// How long Log out waits for the API to revoke the refresh token before leaving anyway.
+const LOGOUT_WAIT_MS = 3000;
+
+/** Revokes the refresh token (POST /auth/logout), then forgets the session whatever the answer:
+ *  a patient who asked to leave is never kept logged in by a slow or failing network. */
+async function onLogout() {
+  const refreshToken = loadTokens()?.refreshToken;
+  const button = $('#logout-button');
+  button.disabled = true;
+  try {
+    if (refreshToken) {
+      const revoke = request('POST', '/auth/logout', { body: { refresh_token: refreshToken } }).catch(() => {});
+      await Promise.race([revoke, new Promise((resolve) => { setTimeout(resolve, LOGOUT_WAIT_MS); })]);
+    }
+  } finally {
+    button.disabled = false;
+    endSession(null);
+  }
 }
 
 export function setUpLogin(handlers) {

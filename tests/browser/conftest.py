@@ -29,7 +29,8 @@ def stack():
 
 @pytest.fixture(scope="session")
 def staff(stack) -> StaffApi:
-    return StaffApi(stack.url)
+    (totp_secret,) = stack.staff_totp_secrets()
+    return StaffApi(stack.url, totp_secret)
 
 
 @pytest.fixture(scope="session")

@@ -5,13 +5,20 @@ Shared by the browser tests (tests/browser/conftest.py) and the README screensho
 """
 
 import os
+import time
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import requests
 
 from local import demo
-from tests.local_stack import ARTIFACTS, ROOT, LocalStack, port_is_closed  # noqa: F401 (the browser fixtures use them)
+from tests.local_stack import (  # noqa: F401 (the browser fixtures use them)
+    ARTIFACTS,
+    ROOT,
+    LocalStack,
+    log_in_staff,
+    port_is_closed,
+)
 
 # The demo data that `make run` seeds (local/demo.py).
 PATIENT_LOGIN = (demo.ALEX[2], demo.PATIENT_PASSWORD)
@@ -46,19 +53,31 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-class StaffApi:
-    """The clinic's side, through the API as clinic tools use it: makes the visits a test needs."""
+# ID tokens are honoured 10 minutes (chalicelib/auth.py): log in again well before that.
+TOKEN_REUSE_SECONDS = 8 * 60
 
-    def __init__(self, base_url: str):
+
+class StaffApi:
+    """The clinic's side, through the API as clinic tools use it: makes the visits a test needs.
+    Logs in as the demo staff user with the TOTP secret `make run` printed."""
+
+    def __init__(self, base_url: str, totp_secret: str):
         self.base_url = base_url
+        self.totp_secret = totp_secret
         self.http = requests.Session()
-        tokens = self.call("POST", "/auth/login", {"username": STAFF_LOGIN[0], "password": STAFF_LOGIN[1]})
-        self.http.headers["Authorization"] = f"Bearer {tokens['id_token']}"
+        self._logged_in_at = 0.0
         self.settings = self.call("GET", "/clinic/settings")
         patients = self.call("GET", "/clinic/patients")["patients"]
         self.patient_id = next(p["id"] for p in patients if p["email"] == PATIENT_LOGIN[0])
 
+    def _log_in_when_due(self) -> None:
+        if time.monotonic() - self._logged_in_at > TOKEN_REUSE_SECONDS:
+            tokens = log_in_staff(self.base_url, *STAFF_LOGIN, self.totp_secret)
+            self.http.headers["Authorization"] = f"Bearer {tokens['id_token']}"
+            self._logged_in_at = time.monotonic()
+
     def call(self, method: str, path: str, body: dict | None = None, expect: int = 200) -> dict:
+        self._log_in_when_due()
         response = self.http.request(method, self.base_url + path, json=body, timeout=10)
         assert response.status_code == expect, f"{method} {path} → {response.status_code} {response.text}"
         return response.json()

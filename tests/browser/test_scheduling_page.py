@@ -7,15 +7,18 @@ from datetime import timedelta
 
 import boto3
 import pytest
+import requests
 from playwright.sync_api import expect
 
 from .portal import button, expect_visits_loaded, fill_login, log_in, row, stored_tokens
-from .stack import CLINIC_NAME, CLINIC_PHONE, PATIENT_LOGIN, PATIENT_NAME
+from .stack import CLINIC_NAME, CLINIC_PHONE, PATIENT_LOGIN, PATIENT_NAME, STAFF_LOGIN
 
 COLUMNS = ["Date", "Start time", "Provider", "Location", "Status"]
 NOT_OPEN_MESSAGE = f"This visit can no longer be changed online. Please call the clinic at {CLINIC_PHONE}."
 NETWORK_MESSAGE = "Could not reach the clinic's portal. Check your connection and try again."
 EXPIRED_MESSAGE = "Your session has expired. Please log in again."
+BUSY_MESSAGE = "The portal is busy right now. You are still logged in: please try again in a minute."
+NOT_PATIENT_MESSAGE = "This account cannot use the client portal. Please contact the clinic."
 
 
 def status_of(row_locator):
@@ -65,7 +68,9 @@ def test_an_invited_patient_chooses_a_new_password_first(page, stack, staff):
         aws_access_key_id="local",
         aws_secret_access_key="local",
     )
-    pool_id = cognito.list_user_pools(MaxResults=10)["UserPools"][0]["Id"]
+    pool_id = next(
+        pool["Id"] for pool in cognito.list_user_pools(MaxResults=10)["UserPools"] if pool["Name"].endswith("-patients")
+    )
     cognito.admin_set_user_password(
         UserPoolId=pool_id, Username=email, Password="Temporary-Pass-2026!", Permanent=False
     )
@@ -363,6 +368,76 @@ def test_a_session_that_cannot_be_refreshed_returns_to_the_login_form_with_a_mes
     expect(page.get_by_label("Email")).to_be_visible()
     expect(page.get_by_role("heading", name="Scheduling")).to_be_hidden()
     assert not any(stored_tokens(page).values())
+
+
+def test_a_refresh_the_api_cannot_answer_now_keeps_the_patient_logged_in_with_a_retry_message(logged_in):
+    page = logged_in
+    tokens = stored_tokens(page)
+    page.evaluate("sessionStorage.setItem('portal.expires_at', '1')")
+    page.route("**/auth/refresh", lambda route: route.fulfill(status=503, content_type="application/json", body="{}"))
+
+    page.get_by_role("button", name="Show visits").click()
+
+    expect(page.get_by_role("alert")).to_have_text(BUSY_MESSAGE)
+    expect(page.get_by_role("heading", name="Scheduling")).to_be_visible()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    after = stored_tokens(page)
+    assert (after["portal.id_token"], after["portal.refresh_token"]) == (
+        tokens["portal.id_token"],
+        tokens["portal.refresh_token"],
+    )
+
+    page.unroute("**/auth/refresh")  # the API answers again: the next try just works
+    page.get_by_role("button", name="Show visits").click()
+    expect(page.locator("#visits-summary")).to_have_text(re.compile(r"visits? in this date range"))
+
+
+@pytest.mark.parametrize("status", [429, 500])
+def test_too_many_requests_or_a_server_error_on_refresh_is_not_a_log_out(logged_in, status):
+    page = logged_in
+    page.evaluate("sessionStorage.setItem('portal.expires_at', '1')")
+    page.route(
+        "**/auth/refresh", lambda route: route.fulfill(status=status, content_type="application/json", body="{}")
+    )
+
+    page.reload()
+
+    expect(page.get_by_role("alert")).to_have_text(BUSY_MESSAGE)
+    expect(page.get_by_label("Email")).to_be_hidden()
+    assert stored_tokens(page)["portal.refresh_token"]
+
+
+def test_log_out_revokes_the_refresh_token(logged_in, stack):
+    page = logged_in
+    refresh_token = stored_tokens(page)["portal.refresh_token"]
+
+    with page.expect_request("**/auth/logout") as logout:
+        page.get_by_role("button", name="Log out").click()
+
+    assert logout.value.post_data_json == {"refresh_token": refresh_token}
+    assert logout.value.response().status == 204
+    expect(page.get_by_label("Email")).to_be_visible()
+    refused = requests.post(f"{stack.url}/auth/refresh", json={"refresh_token": refresh_token}, timeout=10)
+    assert refused.status_code == 401
+
+
+def test_log_out_still_logs_out_when_the_api_cannot_be_reached(logged_in):
+    page = logged_in
+    page.route("**/auth/logout", lambda route: route.abort("internetdisconnected"))
+
+    page.get_by_role("button", name="Log out").click()
+
+    expect(page.get_by_label("Email")).to_be_visible()
+    assert not any(stored_tokens(page).values())
+
+
+def test_a_staff_login_on_the_patients_page_is_told_it_is_not_a_patient_account(page):
+    page.goto("/")
+
+    fill_login(page, *STAFF_LOGIN)
+
+    expect(page.get_by_role("alert")).to_have_text(NOT_PATIENT_MESSAGE)
+    expect(page.get_by_role("heading", name="Scheduling")).to_be_hidden()
 
 
 # --- Messages the patient must not miss -------------------------------------------------------
