@@ -157,6 +157,7 @@ def test_log_out_forgets_the_address_on_the_page(logged_in):
     url = get_address(page)
 
     page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()  # the session is over
     log_in(page, *PATIENT_LOGIN)
 
     expect(page.get_by_label("Feed address")).to_be_hidden()
