@@ -13,6 +13,7 @@ import functools
 import os
 import re
 import time
+import urllib.parse
 from datetime import UTC, datetime
 
 from chalice import (
@@ -38,13 +39,16 @@ from chalicelib import (
     http_cache,
     ical,
     inputs,
+    link_pages,
+    links,
     notifications,
+    reminders,
     rules,
     runtime,
     scheduling,
     static,
+    streams,
     views,
-    visit_stream,
 )
 from chalicelib.logs import AUDIT_KEYS, logger, touched
 
@@ -68,6 +72,18 @@ CALENDAR_TYPE = "text/calendar; charset=utf-8"
 _HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$")
 _ROUTE_PREFIX = re.compile(r"^(/[A-Za-z0-9._~-]+)*$")
 _LOOPBACK = {"127.0.0.1", "localhost", "[::1]"}
+# What a link page answers for each domain error (an HTML page, not the API's JSON).
+_PAGE_STATUSES = {
+    links.LinkExpired: 410,
+    errors.BadInput: 400,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.TooManyChanges: 429,
+    errors.DomainError: 400,
+}
+# What mail clients post for a one-click unsubscribe (RFC 8058), and what a page's form posts.
+_FORMS = ["application/x-www-form-urlencoded", "multipart/form-data"]
 _HTTP_ERRORS = {
     errors.BadInput: BadRequestError,
     errors.NotAuthenticated: UnauthorizedError,
@@ -147,6 +163,39 @@ def api(path, methods=("GET",), role=None):
         return app.route(path, methods=list(methods), cors=_CORS, authorizer=authorizer)(handle)
 
     return register
+
+
+def link_page(path, methods=("GET", "HEAD"), content_types=None):
+    """Registers a page behind a link in a patient's email (no login: the link's signed token
+    speaks for the patient). The view returns a `link_pages.Page`; a link that is not ours, one
+    that no longer works, and an answer the rules refuse become a page saying so, with its 4xx."""
+
+    def register(view):
+        @functools.wraps(view)
+        def handle(**params):
+            runtime.ensure_bound()
+            try:
+                page = view(now=utc_now(), **params)
+            except errors.DomainError as error:
+                status = next(_PAGE_STATUSES[c] for c in type(error).__mro__ if c in _PAGE_STATUSES)
+                page = link_pages.problem_page(status, str(error))
+            # A HEAD gets the headers only (API Gateway and the local server drop the body).
+            return Response(body=page.body, status_code=page.status, headers=link_pages.HEADERS)
+
+        options = {"content_types": content_types} if content_types else {}
+        return app.route(path, methods=list(methods), **options)(handle)
+
+    return register
+
+
+def form() -> dict:
+    """A form's fields (`application/x-www-form-urlencoded`), the first value of each."""
+    raw = (app.current_request.raw_body or b"").decode("utf-8", "replace")
+    try:
+        fields = urllib.parse.parse_qs(raw, max_num_fields=20)
+    except ValueError:
+        raise errors.BadInput("This form could not be read.") from None
+    return {name: values[0] for name, values in fields.items()}
 
 
 def caller(role: auth.Role) -> auth.Identity:
@@ -289,6 +338,16 @@ def my_profile(identity):
     return views.me_view(scheduling.patient_profile(identity))
 
 
+@api("/portal/preferences", role=auth.Role.PATIENT)
+def my_preferences(identity):
+    return views.preferences_view(scheduling.patient_preferences(identity))
+
+
+@api("/portal/preferences", methods=["PATCH"], role=auth.Role.PATIENT)
+def change_my_preferences(identity):
+    return views.preferences_view(scheduling.update_preferences(identity, inputs.preferences_patch(body())))
+
+
 @api("/portal/sessions", role=auth.Role.PATIENT)
 def my_visits(identity):
     now = utc_now()
@@ -341,6 +400,32 @@ def calendar_feed(feed):
     return calendar_feed_response(ical.feed_calendar(found.schedule), found.last_modified, now)
 
 
+# --- The links in patients' emails: no login; the signed token speaks for the patient --------
+
+
+@link_page("/r/{token}")
+def reminder_link(token, now):
+    """Shows the visit and a button for each answer open now: opening it never changes anything."""
+    return link_pages.answer_page(links.open_answer_link(token, now), now, wanted=query("do"))
+
+
+@link_page("/r/{token}", methods=["POST"], content_types=_FORMS[:1])
+def answer_reminder_link(token, now):
+    answered = links.answer(token, form(), now)
+    return link_pages.answer_page(answered.visit, now, done=answered.action)
+
+
+@link_page("/u/{token}")
+def unsubscribe_link(token, now):
+    return link_pages.unsubscribe_page(links.unsubscribing(token).clinic.name, done=False)
+
+
+@link_page("/u/{token}", methods=["POST"], content_types=_FORMS)
+def unsubscribe(token, now):
+    """A click on the page's button, or a mail client's one-click unsubscribe (its body says only that)."""
+    return link_pages.unsubscribe_page(links.unsubscribe(token).clinic.name, done=True)
+
+
 # --- Clinic staff ----------------------------------------------------------------------
 
 
@@ -362,7 +447,7 @@ def clinic_patients(identity):
 
 @api("/clinic/patients", methods=["POST"], role=auth.Role.STAFF)
 def add_patient(identity):
-    return created(views.patient_view(scheduling.create_patient(identity, *inputs.new_patient(body()), utc_now())))
+    return created(views.patient_view(scheduling.create_patient(identity, inputs.new_patient(body()), utc_now())))
 
 
 @api("/clinic/sessions", role=auth.Role.STAFF)
@@ -390,7 +475,7 @@ def visit_history(visit_id, identity):
     return views.staff_history_view(scheduling.staff_history(identity, visit_id_from(visit_id)))
 
 
-# --- The visits stream: clinic emails and visit history ------------------------------
+# --- The streams and the schedules: clinic emails, visit history, reminders ------------------------------
 
 
 # TRIM_HORIZON: a new or re-created mapping starts with the oldest record the stream still
@@ -406,24 +491,36 @@ def visit_history(visit_id, identity):
     maximum_batching_window_in_seconds=1,
 )
 def visit_changes(event):
-    """Every change to a visit → its consumers (the clinic's email, the visit history). Returns
-    the records to retry; the event source mapping needs `FunctionResponseTypes: [ReportBatchItemFailures]`."""
+    """Every change to a visit → its consumers (the clinic's email, the visit history, its
+    reminders). Returns the records to retry; the event source mapping needs
+    `FunctionResponseTypes: [ReportBatchItemFailures]`."""
     runtime.ensure_bound()
-    return visit_stream.handle_batch(event.to_dict(), event.context)
+    return streams.handle_visit_changes(event.to_dict(), event.context)
 
 
 # The clinics table's stream: a clinic saved with a valid admin_email (through the portal or in
-# the console) gets the emails kept for it, at once. deploy/resources.yaml sets the real stream.
+# the console) gets the emails kept for it, at once; changed reminder settings re-arm the
+# upcoming visits' reminders. deploy/resources.yaml sets the real stream.
 @app.on_dynamodb_record(
     stream_arn=PACKAGING_CLINICS_STREAM_ARN,
-    name="kept_emails",
+    name="clinic_changes",
     batch_size=10,
     starting_position="TRIM_HORIZON",
     maximum_batching_window_in_seconds=1,
 )
-def kept_emails(event):
+def clinic_changes(event):
     runtime.ensure_bound()
-    return notifications.handle_clinic_changes(event.to_dict(), event.context)
+    return streams.handle_clinic_changes(event.to_dict(), event.context)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="send_reminders")
+def send_reminders(event):
+    """Every minute: each reminder that fell due since the last sweep, sent once or skipped (the
+    visit moved, was cancelled, the patient turned reminders off...). See chalicelib/reminders.py."""
+    runtime.ensure_bound()
+    reminders.register_invocation(event.context)
+    report = reminders.send_due()
+    return {"sent": report.sent, "skipped": report.skipped}
 
 
 @app.schedule(Rate(1, unit=Rate.DAYS), name="kept_emails_report")

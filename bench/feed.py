@@ -28,7 +28,9 @@ def measure(client, counter, token: str, expected_events: int) -> dict:
     made = client.http.request("POST", "/portal/calendar-feed", headers={"Authorization": f"Bearer {token}"})
     if made.status_code != 201:
         raise FeedBroken(f"POST /portal/calendar-feed answered {made.status_code}")
-    path = urlsplit(json.loads(made.body)["url"]).path
+    # The address starts with the deployment's public URL (its own path, /api, included): the
+    # test client serves the routes themselves.
+    path = "/cal/" + urlsplit(json.loads(made.body)["url"]).path.rsplit("/cal/", 1)[1]
     _get(client, path)  # warm: the first read of the feed table makes its connection
     durations, requests = [], []
     for _ in range(RUNS):

@@ -26,7 +26,7 @@ from pathlib import Path
 from chalice.test import Client
 
 from app import app
-from bench import feed, footprint, seed, stream
+from bench import feed, footprint, reminders, seed, stream
 from bench.counting import JwksFetches, RequestCounter
 from bench.replay import Replay
 from bench.seed import TIMEZONE
@@ -64,6 +64,8 @@ BUDGETS = [
     ("import_ratio", 2.5, "cold `import app` ÷ cold `import chalice, boto3`, medians"),
     ("clinic_page_requests", 2, "DynamoDB requests per page, paging a 20,000-visit clinic's year (worst page)"),
     ("clinic_page_kib_max", 1024, "largest answer paging that year, KiB (API Gateway's limit is 10 MiB)"),
+    ("reminder_arm_requests", 2, "AWS requests to arm a new visit's reminder (worst of both table sizes)"),
+    ("reminder_send_requests", 8, "AWS requests per reminder sent, its sweep's share included (worst of both sizes)"),
 ]
 REPORTED = [
     ("list_ms_p50", "GET /portal/sessions, 100 visits, ms, median (emulator answering)"),
@@ -98,6 +100,10 @@ REPORTED = [
     ("clinic_page_requests_first", "DynamoDB requests of the first page (the last page's: clinic_page_requests_last)"),
     ("clinic_page_requests_last", "DynamoDB requests of the last page: the same as the first, flat"),
     ("clinic_page_ms_p50", "GET /clinic/sessions?limit=500, ms, median page (moto walks the table per Query)"),
+    ("reminder_send_requests_small", "AWS requests per reminder sent, small table"),
+    ("reminder_send_requests_100k", "AWS requests per reminder sent, 100,000 visits: the same"),
+    ("reminder_arm_requests_100k", "AWS requests to arm one reminder, 100,000 visits"),
+    ("reminder_sweep_dynamodb_100k", f"DynamoDB requests of a sweep sending {reminders.BATCH} reminders, 100,000 visits"),
     ("import_baseline_ms", "cold `import chalice, boto3`, ms, median"),
     ("bundle_unzipped_mib", "Lambda bundle, unzipped, MiB"),
 ]
@@ -134,7 +140,12 @@ def start_service() -> Service:
     """Emulator → tables, pool, sender (the service bound to them) → the test client, as the suite does."""
     port = emulator.free_port()
     server = emulator.start(port)
-    provisioned = emulator.provision(f"http://127.0.0.1:{port}", table_prefix="portal-bench", sender_email=SENDER_EMAIL)
+    provisioned = emulator.provision(
+        f"http://127.0.0.1:{port}",
+        table_prefix="portal-bench",
+        sender_email=SENDER_EMAIL,
+        public_url="https://portal.bench.example",  # where reminder links point
+    )
     logger.setLevel("INFO")  # as deployed: the per-request log line is part of the cost
     # Formatted and written, just not shown; the stream lives as long as the process.
     logger.registered_handler.setStream(open(os.devnull, "w"))  # noqa: SIM115
@@ -399,6 +410,16 @@ def at_100k_visits(portal: Portal, counter, now: datetime, region: str) -> dict:
     }
 
 
+def reminder_figures(counter, data, now: datetime, label: str, days_ahead: int) -> dict:
+    """Arming and sending reminders (bench/reminders.py) at the table's current size."""
+    bench = reminders.Bench(data.clinic_id, seed.ANSWERING)
+    try:
+        reminders.turn_reminders_on(bench)
+        return reminders.measure(counter, bench, now, label, days_ahead)
+    except reminders.RemindersBroken as broken:
+        raise Broken(str(broken)) from None
+
+
 def measure(counter: RequestCounter, jwks: JwksFetches, replay: Replay) -> dict:
     figures = footprint.import_times(ROOT, IMPORT_RUNS)  # first: the emulator is not yet busy
     service = start_service()
@@ -425,8 +446,10 @@ def measure(counter: RequestCounter, jwks: JwksFetches, replay: Replay) -> dict:
         figures.update(stream_figures(service, counter, data))
         figures.update(history_figures(portal, counter, figures))
         figures.update(feed_figures(service, counter, portal))
+        figures.update(reminder_figures(counter, data, now, "small", days_ahead=3))
         figures.update(paging_a_big_clinic(http, counter, jwks, now, region))
         figures.update(at_100k_visits(portal, counter, now, region))
+        figures.update(reminder_figures(counter, data, now, "100k", days_ahead=4))
         try:
             figures["feed_requests_100k"] = feed.requests_at(service.client, counter, figures.pop("feed_path"))
         except feed.FeedBroken as broken:
@@ -434,6 +457,8 @@ def measure(counter: RequestCounter, jwks: JwksFetches, replay: Replay) -> dict:
         figures["feed_requests"] = max(figures["feed_requests_small"], figures["feed_requests_100k"])
         figures["list_requests"] = max(figures["list_requests_small"], figures["list_requests_100k"])
         figures["respond_requests"] = max(answered["max_requests"], figures["respond_requests_100k"])
+        for figure in ("reminder_arm_requests", "reminder_send_requests"):
+            figures[figure] = max(figures[f"{figure}_small"], figures[f"{figure}_100k"])
         # The staff pool's own first fetch is a cold one too, of another pool's keys.
         figures["jwks_fetches_warm"] = jwks.count - warm_from - figures["jwks_fetches_staff_pool"]
         figures["scans"] = counter.total.count("Scan")

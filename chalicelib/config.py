@@ -15,7 +15,7 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_TABLE_PREFIX = "portal-dev"
 DEFAULT_METRICS_NAMESPACE = "ClientPortal"
 # Every table the service uses, by kind; `<prefix>-<kind>` unless `<KIND>_TABLE` names it.
-TABLE_KINDS = ("clinics", "patients", "visits", "history", "idempotency", "calendar-feeds", "outbox")
+TABLE_KINDS = ("clinics", "patients", "visits", "history", "idempotency", "calendar-feeds", "outbox", "reminders")
 
 
 @dataclass(frozen=True)

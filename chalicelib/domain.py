@@ -37,6 +37,10 @@ DEFAULT_SESSION_CLASSES = (
 )
 
 
+# What SES reported about a patient's address; reminders go only to an address that is "ok".
+EMAIL_OK, EMAIL_BOUNCING, EMAIL_COMPLAINED = "ok", "bouncing", "complained"
+
+
 def staff_actor(login: str) -> str:
     return f"{STAFF_ACTOR_PREFIX}{login}"
 
@@ -87,8 +91,70 @@ class ClinicContext:
         hidden = reminders is not None and reminders.show_provider is not None and not reminders.show_provider
         return not hidden
 
+    @property
+    def reminder_policy(self) -> rules.ReminderPolicy:
+        """The clinic's reminders as the rules apply them: each part that is missing, or was typed
+        into something unusable in the console, is the contract's default (and reported once)."""
+        default = rules.ReminderPolicy()
+        stored = self.clinic.reminders
+        if stored is None:
+            return rules.ReminderPolicy(show_provider=self.show_provider)
+        return rules.ReminderPolicy(
+            enabled=default.enabled if stored.enabled is None else bool(stored.enabled),
+            hours_before=_lead_times(self.clinic, stored.hours_before) or default.hours_before,
+            quiet_hours=_quiet_hours(self.clinic, stored.quiet_hours) or default.quiet_hours,
+            show_provider=self.show_provider,
+        )
+
     def today(self, now: datetime) -> date:
         return times.today_in(self.tz, now)
+
+
+def _lead_times(clinic: Clinic, stored) -> tuple[int, ...] | None:
+    """The stored `hours_before` as distinct whole hours in range (at most three); None when unset
+    or when nothing in it can be used."""
+    if stored is None:
+        return None
+    hours = []
+    for value in stored if isinstance(stored, list) else [stored]:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = 0.5  # not a whole number: unusable
+        if number.is_integer() and 1 <= number <= rules.MAX_REMINDER_HOURS and int(number) not in hours:
+            hours.append(int(number))
+        else:
+            unreadable(clinic, "reminders.hours_before")
+    return tuple(hours[: rules.MAX_REMINDERS]) or None
+
+
+def _quiet_hours(clinic: Clinic, stored) -> rules.QuietHours | None:
+    """The stored `quiet_hours` map (`start`, `end` as HH:MM); None when unset or unusable."""
+    if stored is None:
+        return None
+    values = stored.as_dict() if hasattr(stored, "as_dict") else stored
+    try:
+        return rules.QuietHours(times.parse_clock_time(values["start"]), times.parse_clock_time(values["end"]))
+    except (BadInput, KeyError, TypeError, AttributeError):
+        unreadable(clinic, "reminders.quiet_hours")
+        return None
+
+
+def language_of(patient: Patient) -> str:
+    """The patient's language; English when unset or typed into something unknown in the console."""
+    language = (patient.language or "").strip().lower()
+    if language and language not in rules.LANGUAGES:
+        unreadable(patient, "language")
+    return language if language in rules.LANGUAGES else rules.DEFAULT_LANGUAGE
+
+
+def email_status_of(patient: Patient) -> str:
+    """What SES last reported about the patient's current address: a report about another address
+    (the email was changed since) does not count."""
+    reported_for = (patient.email_status_address or "").strip().lower()
+    if patient.email_status in (EMAIL_BOUNCING, EMAIL_COMPLAINED) and reported_for == (patient.email or "").lower():
+        return patient.email_status
+    return EMAIL_OK
 
 
 def _whole_hours(clinic: Clinic) -> int:

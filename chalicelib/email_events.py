@@ -1,19 +1,26 @@
 """What SES reports about each email the portal sends (the configuration set's event destination):
 delivered, bounced, complained, rejected, delayed. One event → one log line and one metric, tied to
 the visit and the change id that the send tagged the email with. No address, no name, no subject.
+
+A reminder that bounces for good, or that the patient reports as spam, also marks the patient's
+address (`email_status`): no more reminders go to it until staff change the patient's email.
 """
 
 import json
 from collections.abc import Mapping
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from pynamodb.exceptions import UpdateError
 
-from chalicelib import config
+from chalicelib import config, reminder_email
+from chalicelib.domain import EMAIL_BOUNCING, EMAIL_COMPLAINED
 from chalicelib.logs import logger
+from chalicelib.models import Patient
 
-# SES's event types, and the metric each becomes (`ClinicEmailDelivery`, `ClinicEmailBounce`...).
+# SES's event types, and the metric each becomes (`ClinicEmailDelivery`, `ClinicEmailBounce`...,
+# `ReminderEmailBounce`... for the patients' reminders).
 EVENT_TYPES = ("Send", "Delivery", "Bounce", "Complaint", "Reject", "DeliveryDelay", "RenderingFailure")
-_TAGGED_IDS = ("kind", "clinic_id", "visit_id", "change_id")
+_TAGGED_IDS = ("kind", "clinic_id", "patient_id", "visit_id", "change_id")
 _TROUBLE = {"Bounce", "Complaint", "Reject", "RenderingFailure"}
 
 
@@ -36,16 +43,51 @@ def record(message) -> dict | None:
     if kind == "Complaint":
         complaint = event.get("complaint") if isinstance(event.get("complaint"), Mapping) else {}
         details["complaint_type"] = str(complaint.get("complaintFeedbackType", ""))[:40]
+    # A clinic email in trouble is the clinic not hearing of a cancel: an ERROR (and its alarm). A
+    # patient's reminder that bounces is the patient's address: noted on the patient, a WARNING.
+    reminder = ids["kind"] == reminder_email.KIND
+    what = "Reminder email" if reminder else "Clinic email"
     if kind in _TROUBLE:
-        logger.error(f"Clinic email: {kind}", extra=details)
+        (logger.warning if reminder else logger.error)(f"{what}: {kind}", extra=details)
     else:
-        logger.info(f"Clinic email: {kind}", extra=details)
+        logger.info(f"{what}: {kind}", extra=details)
     with single_metric(
-        name=f"ClinicEmail{kind}", unit=MetricUnit.Count, value=1, namespace=config.current().metrics_namespace
+        name=f"{what.replace(' email', 'Email')}{kind}",
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=config.current().metrics_namespace,
     ) as metric:
         for key, value in details.items():
             metric.add_metadata(key=key, value=value)
+    if reminder and ids["patient_id"]:
+        _mark_patient_address(kind, details, ids["patient_id"], mail.get("destination"))
     return details
+
+
+def _mark_patient_address(kind: str, details: dict, patient_id: str, destination) -> None:
+    """A permanent bounce or a complaint about a reminder: that address gets no more reminders."""
+    if kind == "Bounce" and details.get("bounce_type") == "Permanent":
+        status = EMAIL_BOUNCING
+    elif kind == "Complaint":
+        status = EMAIL_COMPLAINED
+    else:
+        return
+    address = str(destination[0]).strip().lower() if isinstance(destination, list) and destination else ""
+    if not address:
+        return
+    try:
+        # Only while the patient still has that address: a new one starts clean.
+        Patient(patient_id).update(
+            actions=[Patient.email_status.set(status), Patient.email_status_address.set(address)],
+            condition=Patient.email == address,
+        )
+    except UpdateError as error:
+        if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
+        return
+    logger.warning(
+        "Patient address marked: no more reminders go to it", extra={"patient_id": patient_id, "status": status}
+    )
 
 
 def _event(message) -> dict | None:

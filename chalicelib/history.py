@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from chalicelib import stream_images
-from chalicelib.domain import ClinicContext
+from chalicelib.domain import SYSTEM_ACTOR, ClinicContext
 from chalicelib.logs import logger
 from chalicelib.models import Clinic, HistoryEvent
 from chalicelib.rules import PatientResponse
@@ -179,6 +179,27 @@ def _cancelled_classes(clinic_id: str | None) -> frozenset:
 def _role(by: str) -> str:
     """A log line names the kind of writer, never a login (an email address)."""
     return by.split(":", 1)[0]
+
+
+def record_reminder(reminder, sent_at: str) -> None:
+    """A reminder emailed to the patient: not a change of the visit (so not on its stream), but part
+    of its history. Keyed by the reminder (its lead time and the start it was for): written once."""
+    lead = int(reminder.hours_before)
+    event = HistoryEvent(
+        reminder.visit_id,
+        f"{sent_at}#reminder-{lead}h-{reminder.starts_at}",
+        at=sent_at,
+        by=SYSTEM_ACTOR,
+        what=REMINDER_SENT,
+        changes={},
+        clinic_id=reminder.clinic_id,
+        patient_id=reminder.patient_id,
+    )
+    try:
+        event.save(condition=HistoryEvent.event_key.does_not_exist())
+    except PutError as error:
+        if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
 
 
 # --- Reading ----------------------------------------------------------------------------

@@ -200,13 +200,18 @@ def response_request(body: Any) -> ResponseRequest:
         raise BadInput('response must be "confirmed" or "cancelled".')
     response = rules.PatientResponse.from_api(word)
     reason = body.get("reason")
-    if reason is not None:
-        if response is not rules.PatientResponse.CANCELLED:
-            raise BadInput("A reason can only be given with a cancellation.")
-        if not isinstance(reason, str):
-            raise BadInput("reason must be text.")
-        reason = text(reason, "reason", MAX_REASON, multiline=True) if reason.strip() else None
-    return ResponseRequest(response, reason)
+    if reason is not None and response is not rules.PatientResponse.CANCELLED:
+        raise BadInput("A reason can only be given with a cancellation.")
+    return ResponseRequest(response, optional_reason(reason))
+
+
+def optional_reason(reason: Any) -> str | None:
+    """A cancellation's reason: None when not given or blank."""
+    if reason is None:
+        return None
+    if not isinstance(reason, str):
+        raise BadInput("reason must be text.")
+    return text(reason, "reason", MAX_REASON, multiline=True) if reason.strip() else None
 
 
 # --- Clinic ----------------------------------------------------------------------------
@@ -220,6 +225,7 @@ SETTINGS_FIELDS = (
     "cancel_cutoff_hours",
     "cancel_notice",
     "session_classes",
+    "reminders",
 )
 
 
@@ -236,6 +242,7 @@ def settings_patch(body: Any) -> dict[str, Any]:
         "cancel_cutoff_hours": lambda v: integer(v, "cancel_cutoff_hours", 0, rules.MAX_CUTOFF_HOURS),
         "cancel_notice": lambda v: text(v, "cancel_notice", MAX_NOTICE, multiline=True),
         "session_classes": session_classes,
+        "reminders": reminders,
     }
     return {field: checks[field](value) for field, value in body.items()}
 
@@ -257,9 +264,67 @@ def session_classes(value: Any) -> list[tuple[str, bool]]:
     return classes
 
 
-def new_patient(body: Any) -> tuple[str, str]:
-    body = json_object(body, {"name", "email"}, {"name", "email"})
-    return text(body["name"], "name"), email(body["email"], max_length=MAX_LOGIN_EMAIL)
+@dataclass(frozen=True)
+class NewPatient:
+    name: str
+    email: str
+    language: str
+
+
+def new_patient(body: Any) -> NewPatient:
+    body = json_object(body, {"name", "email", "language"}, {"name", "email"})
+    return NewPatient(
+        name=text(body["name"], "name"),
+        email=email(body["email"], max_length=MAX_LOGIN_EMAIL),
+        language=language(body.get("language", rules.DEFAULT_LANGUAGE)),
+    )
+
+
+def language(value: Any, field: str = "language") -> str:
+    if value not in rules.LANGUAGES:
+        raise BadInput(f"{field} must be one of: {', '.join(rules.LANGUAGES)}.")
+    return value
+
+
+# --- Reminders and the patient's preferences ---------------------------------------------
+
+
+def reminders(value: Any) -> dict[str, Any]:
+    """The clinic's `reminders` block, any of its parts (the others stay as they are)."""
+    body = json_object(value, {"enabled", "hours_before", "quiet_hours", "show_provider"})
+    if not body:
+        raise BadInput("reminders: send at least one of enabled, hours_before, quiet_hours, show_provider.")
+    checks = {
+        "enabled": lambda v: boolean(v, "reminders.enabled"),
+        "hours_before": lead_times,
+        "quiet_hours": quiet_hours,
+        "show_provider": lambda v: boolean(v, "reminders.show_provider"),
+    }
+    return {part: checks[part](given) for part, given in body.items()}
+
+
+def lead_times(value: Any) -> list[int]:
+    if not isinstance(value, list) or not 1 <= len(value) <= rules.MAX_REMINDERS:
+        raise BadInput(f"reminders.hours_before must be a list of 1 to {rules.MAX_REMINDERS} whole numbers of hours.")
+    hours = [integer(v, "reminders.hours_before", 1, rules.MAX_REMINDER_HOURS) for v in value]
+    if len(set(hours)) != len(hours):
+        raise BadInput("reminders.hours_before must not repeat a value.")
+    return sorted(hours, reverse=True)
+
+
+def quiet_hours(value: Any) -> dict[str, str]:
+    body = json_object(value, {"start", "end"}, {"start", "end"})
+    start = times.parse_clock_time(body["start"], "reminders.quiet_hours.start")
+    end = times.parse_clock_time(body["end"], "reminders.quiet_hours.end")
+    return {"start": start.strftime("%H:%M"), "end": end.strftime("%H:%M")}
+
+
+def preferences_patch(body: Any) -> dict[str, Any]:
+    body = json_object(body, {"email_reminders", "language"})
+    if not body:
+        raise BadInput("Send email_reminders, language or both.")
+    checks = {"email_reminders": lambda v: boolean(v, "email_reminders"), "language": language}
+    return {field: checks[field](value) for field, value in body.items()}
 
 
 VISIT_FIELDS = ("date", "start_time", "duration_minutes", "provider", "location", "session_class")

@@ -266,9 +266,14 @@ class SessionClass(_ReadsTolerantly, MapAttribute):
 
 
 class ReminderSettings(_ReadsTolerantly, MapAttribute):
-    """The clinic's `reminders` map. Only `show_provider` is read so far (the calendar events
-    name the provider unless the clinic hides it); a value that is not a map reads as unset."""
+    """The clinic's `reminders` map: on or off, the lead times (`hours_before`, a list of whole
+    hours), the quiet hours (`{"start": "HH:MM", "end": "HH:MM"}`, at the clinic) and whether
+    reminders and calendar events name the provider. A value that is not a map reads as unset;
+    what each part means, and its defaults, is `domain.ClinicContext.reminder_policy`."""
 
+    enabled = LenientBooleanAttribute(null=True)
+    hours_before = ListAttribute(null=True)
+    quiet_hours = MapAttribute(null=True)
     show_provider = LenientBooleanAttribute(null=True)
 
     def get_value(self, value):
@@ -277,8 +282,9 @@ class ReminderSettings(_ReadsTolerantly, MapAttribute):
 
 class Clinic(_ReadsTolerantly, Model):
     class Meta(_Meta):
-        # Saving a valid admin_email sends the clinic's kept emails (the `kept_emails` function).
-        stream_view_type = "NEW_IMAGE"
+        # Saving a valid admin_email sends the clinic's kept emails, and changed reminder settings
+        # re-arm its upcoming visits' reminders (the `clinic_changes` function compares old and new).
+        stream_view_type = "NEW_AND_OLD_IMAGES"
 
     clinic_id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()
@@ -316,6 +322,14 @@ class Patient(_ReadsTolerantly, Model):
     # The SHA-256 of the patient's current calendar feed secret (the key of its CalendarFeed),
     # absent when they have none: a new feed and "stop sharing" replace it conditionally.
     calendar_feed_hash = UnicodeAttribute(null=True)
+    # The patient's own choices: reminder emails (on unless they turned them off) and the
+    # language they read the portal, reminders and calendar text in ("en" or "es").
+    email_reminders = LenientBooleanAttribute(default=True)
+    language = UnicodeAttribute(null=True)
+    # What SES reported about the patient's address (`bouncing`, `complained`), and for which
+    # address: a new email address (staff change it) is "ok" again without anyone resetting this.
+    email_status = UnicodeAttribute(null=True)
+    email_status_address = UnicodeAttribute(null=True)
     by_clinic = PatientsByClinic()
 
 
@@ -479,6 +493,45 @@ class KeptEmail(_ReadsTolerantly, Model):
     by_age = KeptEmailsByAge()
 
 
+class Reminder(_ReadsTolerantly, Model):
+    """One reminder email a visit is to get, `hours_before` its start: put when the visit is
+    scheduled or moved (or the clinic's reminder settings change), then sent once, or skipped, by
+    the sweep that runs every minute. Keyed by the UTC day it falls due, so the sweep reads a day
+    at a time from where it stopped; the key also names the visit, the lead and the start."""
+
+    class Meta(_Meta):
+        pass
+
+    due_day = UnicodeAttribute(hash_key=True)  # "2026-12-08", UTC
+    reminder_key = UnicodeAttribute(range_key=True)  # "<due_at>#<visit_id>#<hours_before>#<starts_at>"
+    due_at = UnicodeAttribute()  # when it goes out: the planned time, or later if it was armed late
+    planned_at = UnicodeAttribute()  # `hours_before` the start, out of the quiet hours, as armed
+    visit_id = UnicodeAttribute()
+    patient_id = UnicodeAttribute()
+    clinic_id = UnicodeAttribute()
+    starts_at = UnicodeAttribute()  # the visit's start it is for: a moved visit's old reminders never go
+    hours_before = LenientNumberAttribute()
+    state = UnicodeAttribute(default="due")  # due, sending, sent, skipped
+    claimed_at = UnicodeAttribute(null=True)
+    sent_at = UnicodeAttribute(null=True)
+    skipped_because = UnicodeAttribute(null=True)  # in words, no personal data
+    message_id = UnicodeAttribute(null=True)
+    # Gone 60 days after it fell due (the visit's history keeps that it was sent).
+    expires_at = TTLAttribute(null=True)
+
+
+class ReminderSweep(_ReadsTolerantly, Model):
+    """Where the reminder sweep stopped: one item in the reminders table (`due_day` "sweep"), so a
+    sweep after an outage starts where the last one ended and sends what fell due meanwhile."""
+
+    class Meta(_Meta):
+        pass
+
+    due_day = UnicodeAttribute(hash_key=True)
+    reminder_key = UnicodeAttribute(range_key=True)
+    swept_until = UnicodeAttribute(null=True)
+
+
 # Each model and the kind of table it lives in (`Settings.table(kind)`).
 TABLES = {
     Clinic: "clinics",
@@ -487,6 +540,8 @@ TABLES = {
     HistoryEvent: "history",
     CalendarFeed: "calendar-feeds",
     KeptEmail: "outbox",
+    Reminder: "reminders",
+    ReminderSweep: "reminders",
 }
 ALL_MODELS = tuple(TABLES)
 

@@ -1,6 +1,7 @@
 """The clinic's emails: a patient's cancel or un-cancel, read off the visits table's stream, sent by SES.
 
-`email_clinic` is one of the consumers `visit_stream` hands each stream record to.
+`email_clinic` is a consumer of the visits stream, `send_kept_emails_for` of the clinics stream
+(chalicelib/streams.py hands each record to them).
 
 `decide` reads one stream record's old and new images and nothing else, so a record that
 needs no email costs no AWS call. A send is idempotent per patient action (Powertools'
@@ -10,23 +11,19 @@ nothing already sent.
 An email that cannot be sent as things stand (no clinic address, one that is not an address,
 one SES refuses for good) is kept in the outbox (`chalicelib/outbox.py`) instead of failing the
 stream, and sent, under the same idempotency key, as soon as a valid address is saved (the
-clinics table's stream, `handle_clinic_changes`) or by hand (`python -m ops.admin send-kept-emails`).
+clinics table's stream, `send_kept_emails_for`) or by hand (`python -m ops.admin send-kept-emails`).
 """
 
 import functools
 import html
-import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formataddr
-from pathlib import Path
-from string import Template
 from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -36,8 +33,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib import aws, config, inputs, outbox, rules, stream_images, times, tracing
-from chalicelib.domain import PATIENT_ACTOR, ClinicContext
+from chalicelib import aws, config, inputs, mail, outbox, rules, stream_images, times, tracing
+from chalicelib.domain import PATIENT_ACTOR, REMINDER_LINK_ACTOR, ClinicContext
 from chalicelib.errors import BadInput
 from chalicelib.logs import logger
 from chalicelib.models import Clinic
@@ -45,22 +42,12 @@ from chalicelib.models import Clinic
 CANCEL, UNCANCEL = "cancel", "uncancel"
 # The visit's day and time, never the patient: subjects show in inbox lists and notifications.
 SUBJECTS = {CANCEL: "Cancellation request: {when}", UNCANCEL: "Un-cancellation request: {when}"}
-TEMPLATES = Path(__file__).parent / "templates"
 UNDELIVERABLE_METRIC = "ClinicEmailsUndeliverable"
 KEPT_TOO_LONG_METRIC = "ClinicEmailsKeptTooLong"
 # Longer than a stream keeps a record (24 hours), so no redelivery outlives the memory of a send.
 REMEMBER_SENDS_FOR_SECONDS = 48 * 3600
-# SES refusals that a retry would meet again: the email is kept until the cause is fixed.
-PERMANENT_SES_ERRORS = {
-    "MessageRejected",
-    "MailFromDomainNotVerifiedException",
-    "BadRequestException",
-    "AccountSuspendedException",
-    "SendingPausedException",
-}
-_TAG_VALUE = re.compile(r"[^A-Za-z0-9_-]")
-
 _CANCELLED = rules.PatientResponse.CANCELLED.value
+_THE_PATIENT = frozenset({PATIENT_ACTOR, REMINDER_LINK_ACTOR})
 _IDEMPOTENCY = IdempotencyConfig(
     event_key_jmespath="change_id",
     raise_on_no_idempotency_key=True,
@@ -115,10 +102,11 @@ class Undeliverable(Exception):
 def decide(record: dict) -> PatientAction | None:
     """The email a stream record calls for, from its images alone; None for every other change.
 
-    Only a patient's own write emails (`stream_images.writer` is the patient: a new stamp with
-    `changed_by` "patient"). Staff, the service and console edits never email.
+    Only a patient's own write emails (`stream_images.writer` is the patient, in the portal or
+    through a reminder's link: a new stamp with `changed_by` "patient" or "reminder-link"). Staff,
+    the service and console edits never email.
     """
-    if record.get("eventName") != stream_images.MODIFY or stream_images.writer(record) != PATIENT_ACTOR:
+    if record.get("eventName") != stream_images.MODIFY or stream_images.writer(record) not in _THE_PATIENT:
         return None
     old, new = stream_images.images(record)
     text = stream_images.text
@@ -164,7 +152,7 @@ def compose(action: PatientAction, clinic: Clinic, sender: str) -> EmailMessage:
     values = {
         "patient_name": patient,
         "date": f"{starts:%A, %B} {starts.day}, {starts.year}",
-        "start_time": f"{_clock(starts)} {starts.tzname()}",
+        "start_time": f"{mail.clock(starts)} {starts.tzname()}",
         "provider": action.provider or "(not set)",
         "location": action.location or "(not set)",
         "acted_at": _acted_at(action.acted_at, tz),
@@ -174,10 +162,10 @@ def compose(action: PatientAction, clinic: Clinic, sender: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = formataddr(("Client portal", sender))
     message["To"] = Address(display_name=display_name, addr_spec=address)
-    message["Subject"] = SUBJECTS[action.kind].format(when=f"{starts:%a, %b} {starts.day} at {_clock(starts)}")
+    message["Subject"] = SUBJECTS[action.kind].format(when=f"{starts:%a, %b} {starts.day} at {mail.clock(starts)}")
     text_values = dict(values, reason=quoted(action.reason))
-    message.set_content(render(f"{action.kind}_request.txt", text_values))
-    message.add_alternative(render(f"{action.kind}_request.html", values, escape=html.escape), subtype="html")
+    message.set_content(mail.render(f"{action.kind}_request.txt", text_values))
+    message.add_alternative(mail.render(f"{action.kind}_request.html", values, escape=html.escape), subtype="html")
     return message
 
 
@@ -190,28 +178,12 @@ def quoted(reason: str) -> str:
     return "as the patient wrote it:\n" + "\n".join(f"> {line}".rstrip() for line in lines)
 
 
-def render(name: str, values: dict[str, str], escape=None) -> str:
-    """A template from `templates/`, with every value escaped for HTML when `escape` is given."""
-    if escape is not None:
-        values = {key: escape(value) for key, value in values.items()}
-    return _template(name).substitute(values)
-
-
-@functools.cache
-def _template(name: str) -> Template:
-    return Template((TEMPLATES / name).read_text(encoding="utf-8"))
-
-
-def _clock(moment: datetime) -> str:
-    return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
-
-
 def _acted_at(instant: str, tz: ZoneInfo) -> str:
     try:
         moment = times.parse_instant(instant).astimezone(tz)
     except (TypeError, ValueError):
         return instant or "(unknown)"
-    return f"{moment:%a %b} {moment.day}, {moment.year} at {_clock(moment)} {moment.tzname()}"
+    return f"{moment:%a %b} {moment.day}, {moment.year} at {mail.clock(moment)} {moment.tzname()}"
 
 
 # --- Sending, once per action ----------------------------------------------------------
@@ -229,29 +201,18 @@ def _send(ses, *, action: PatientAction) -> dict[str, str]:
     except DoesNotExist:
         raise Undeliverable("the clinic does not exist") from None
     message = compose(action, clinic, settings.sender_email)
-    request = {
-        "FromEmailAddress": settings.sender_email,
-        "Destination": {"ToAddresses": [message["To"].addresses[0].addr_spec]},
-        "Content": {"Raw": {"Data": message.as_bytes()}},
-        # What SES reports about this email (delivery, bounce, complaint) comes back with these ids.
-        "EmailTags": [{"Name": name, "Value": _tag(value)} for name, value in action.ids().items()],
-    }
-    if settings.configuration_set:
-        request["ConfigurationSetName"] = settings.configuration_set  # TLS required; events to operations
+    mail.stamp(message, utc_now())
+    # What SES reports about this email (delivery, bounce, complaint) comes back with these ids.
+    request = mail.ses_request(message, message["To"].addresses[0].addr_spec, action.ids())
     try:
         response = ses.send_email(**request)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
-        if code in PERMANENT_SES_ERRORS:
+        if code in mail.PERMANENT_SES_ERRORS:
             raise Undeliverable(f"SES refused it ({code})") from None
         raise
     logger.info("Clinic email sent", extra={**action.ids(), "message_id": response["MessageId"]})
     return {"message_id": response["MessageId"]}
-
-
-def _tag(value: str) -> str:
-    """An SES message tag value: ASCII letters, digits, `_` and `-`, at most 256 characters."""
-    return _TAG_VALUE.sub("_", value)[:256] or "none"
 
 
 def _send_once():
@@ -345,9 +306,10 @@ def _valid_admin_address(clinic_id: str) -> bool:
     return True
 
 
-def _handle_clinic_record(record, ses) -> None:
-    """A clinic saved with a valid admin_email (by staff, or by hand in the console): its kept emails go."""
-    _, image = stream_images.images(record.raw_event)
+def send_kept_emails_for(record: dict) -> None:
+    """The clinics-stream consumer: a clinic saved with a valid admin_email (by staff, or by hand in
+    the console) gets its kept emails. Raises on a failed send worth a retry."""
+    _, image = stream_images.images(record)
     clinic_id, address = stream_images.text(image, "clinic_id"), stream_images.text(image, "admin_email")
     if not clinic_id or not address:
         return
@@ -356,17 +318,9 @@ def _handle_clinic_record(record, ses) -> None:
     except BadInput:
         return  # still not an address: the emails stay kept
     with tracing.subsegment("kept_emails", clinic_id=clinic_id):
-        sent, waiting = send_kept_emails(clinic_id, ses)
+        sent, waiting = send_kept_emails(clinic_id, aws.sesv2())
     if sent or waiting:
         logger.info("Kept clinic emails sent after the address was saved", extra={"clinic_id": clinic_id, "sent": sent})
-
-
-def handle_clinic_changes(event: dict, context=None, ses=None) -> dict:
-    """One batch of the clinics stream → `{"batchItemFailures": [...]}` (a failed send is retried)."""
-    register_invocation(context)
-    processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
-    handle = functools.partial(_handle_clinic_record, ses=ses or aws.sesv2())
-    return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
 
 
 def report_kept_too_long(now: datetime | None = None) -> int:

@@ -20,6 +20,9 @@ FEED_PAST_DAYS = 30
 FEED_FUTURE_DAYS = 180
 MAX_RANGE_DAYS = 366
 MAX_CUTOFF_HOURS = 168
+# The languages a patient reads the portal, reminders and calendar text in; English unless chosen.
+LANGUAGES = ("en", "es")
+DEFAULT_LANGUAGE = "en"
 DEFAULT_CANCEL_NOTICE = (
     "Your cancellation request has been sent to the clinic. "
     "It is still your responsibility to call the clinic to cancel this appointment."
@@ -219,10 +222,15 @@ def reminder_due_times(starts_at: datetime, policy: ReminderPolicy, tz: ZoneInfo
     `armed_at`, is skipped, and the later ones still apply."""
     due_times = []
     for lead in sorted(set(policy.hours_before), reverse=True):
-        due = outside_quiet_hours(starts_at - timedelta(hours=lead), starts_at, policy.quiet_hours, tz)
+        due = reminder_due_at(starts_at, lead, policy, tz)
         if armed_at < due < starts_at:
             due_times.append((lead, due))
     return due_times
+
+
+def reminder_due_at(starts_at: datetime, hours_before: int, policy: ReminderPolicy, tz: ZoneInfo) -> datetime:
+    """When the reminder `hours_before` a visit's start falls due under the policy's quiet hours."""
+    return outside_quiet_hours(starts_at - timedelta(hours=hours_before), starts_at, policy.quiet_hours, tz)
 
 
 def outside_quiet_hours(due: datetime, starts_at: datetime, quiet: QuietHours, tz: ZoneInfo) -> datetime:

@@ -41,7 +41,7 @@ from chalicelib.domain import (
 )
 from chalicelib.errors import BadInput, Conflict, NotFound, TooManyChanges
 from chalicelib.logs import touched
-from chalicelib.models import Clinic, Patient, SessionClass, TypedByHand, Visit, as_read
+from chalicelib.models import Clinic, Patient, ReminderSettings, SessionClass, TypedByHand, Visit, as_read
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 # Stands for a start typed into the console that cannot be read, while staff give the visit a new one.
@@ -282,7 +282,10 @@ def _still_as_read(visit: ScheduledVisit, now: datetime):
 Decision = Callable[[rules.VisitState, rules.ClinicPolicy], bool]
 
 
-def respond(identity: Identity, visit_id: str, request: inputs.ResponseRequest, now: datetime) -> ScheduledVisit:
+def respond(
+    identity: Identity, visit_id: str, request: inputs.ResponseRequest, now: datetime, actor: str = PATIENT_ACTOR
+) -> ScheduledVisit:
+    """The patient's answer, from the portal or (`actor` reminder-link) through a reminder's link."""
     # inputs.response_request only lets a reason come with a cancellation.
     actions = [
         Visit.patient_response.set(request.response.value),
@@ -293,18 +296,17 @@ def respond(identity: Identity, visit_id: str, request: inputs.ResponseRequest, 
     def decide(state: rules.VisitState, policy: rules.ClinicPolicy) -> bool:
         return rules.check_can_respond(state, policy, now, request.response)
 
-    return _patient_change(identity, visit_id, now, actions, decide)
+    return _patient_change(identity, visit_id, now, actions, decide, actor)
 
 
-def clear_response(identity: Identity, visit_id: str, now: datetime) -> ScheduledVisit:
-
+def clear_response(identity: Identity, visit_id: str, now: datetime, actor: str = PATIENT_ACTOR) -> ScheduledVisit:
     def decide(state: rules.VisitState, policy: rules.ClinicPolicy) -> bool:
         return rules.check_can_clear(state, policy, now)
 
-    return _patient_change(identity, visit_id, now, _answer_cleared(), decide)
+    return _patient_change(identity, visit_id, now, _answer_cleared(), decide, actor)
 
 
-def _patient_change(identity: Identity, visit_id: str, now: datetime, actions: list, decide: Decision):
+def _patient_change(identity: Identity, visit_id: str, now: datetime, actions: list, decide: Decision, actor: str):
     visit = _patient_visit(identity, visit_id)
     if not decide(visit.state, visit.clinic.policy):
         return visit  # the same answer again: nothing changes, no email, not counted
@@ -313,7 +315,7 @@ def _patient_change(identity: Identity, visit_id: str, now: datetime, actions: l
     try:
         _write(
             visit.item,
-            actions + counted + _stamped(PATIENT_ACTOR, now),
+            actions + counted + _stamped(actor, now),
             _still_as_read(visit, now) & _below_limit(visit),
         )
     except UpdateError as error:
@@ -384,6 +386,8 @@ def update_settings(identity: Identity, patch: dict) -> ClinicSettings:
         if field == "session_classes":
             _check_classes_removable(identity.clinic_id, context, {name for name, _ in value})
             value = [SessionClass(name=name, cancelled=cancelled) for name, cancelled in value]
+        if field == "reminders":
+            value = reminder_settings(value, context.reminder_policy)
         actions.append(getattr(Clinic, field).set(value))
     try:
         if "version" in clinic.raw_values:
@@ -398,6 +402,22 @@ def update_settings(identity: Identity, patch: dict) -> ClinicSettings:
     return ClinicSettings(ClinicContext.of(clinic), outbox.count(identity.clinic_id))
 
 
+def reminder_settings(changes: dict, current: rules.ReminderPolicy | None = None) -> ReminderSettings:
+    """The whole `reminders` map: the parts given over the clinic's settings as they apply now (the
+    contract's defaults for a new clinic), so a part typed into something unusable in the console
+    is stored clean again."""
+    current = current or rules.ReminderPolicy()
+    quiet = current.quiet_hours
+    stored = {
+        "enabled": current.enabled,
+        "hours_before": list(current.hours_before),
+        "quiet_hours": {"start": quiet.start.strftime("%H:%M"), "end": quiet.end.strftime("%H:%M")},
+        "show_provider": current.show_provider,
+        **changes,
+    }
+    return ReminderSettings(**stored)
+
+
 def _check_classes_removable(clinic_id: str, context: ClinicContext, kept: set) -> None:
     for name in sorted(context.policy.session_classes - kept):
         in_use = Visit.by_clinic_class.query(clinic_id, Visit.session_class == name, limit=1)
@@ -408,10 +428,16 @@ def _check_classes_removable(clinic_id: str, context: ClinicContext, kept: set) 
 # --- Patients --------------------------------------------------------------------------
 
 
-def create_patient(identity: Identity, name: str, email: str, now: datetime) -> Patient:
+def create_patient(identity: Identity, new: inputs.NewPatient, now: datetime) -> Patient:
     clinic_context(identity.clinic_id)
+    email = new.email
     patient = Patient(
-        new_id("pat"), clinic_id=identity.clinic_id, name=name, email=email, created_at=times.format_instant(now)
+        new_id("pat"),
+        clinic_id=identity.clinic_id,
+        name=new.name,
+        email=email,
+        language=new.language,
+        created_at=times.format_instant(now),
     )
     touched(patient_id=patient.patient_id)
     accounts.invite_patient(email, identity.clinic_id, patient.patient_id)
@@ -420,6 +446,36 @@ def create_patient(identity: Identity, name: str, email: str, now: datetime) -> 
     except PutError:
         accounts.remove_login(email)
         raise
+    return patient
+
+
+def patient_preferences(identity: Identity) -> Patient:
+    return _own_patient(identity)
+
+
+def update_preferences(identity: Identity, patch: dict) -> Patient:
+    """The patient's own choices (reminder emails, language); nothing else of the item changes."""
+    patient = _own_patient(identity)
+    try:
+        patient.update(
+            actions=[getattr(Patient, field).set(value) for field, value in patch.items()],
+            condition=Patient.clinic_id == identity.clinic_id,
+        )
+    except UpdateError as error:
+        if _failed_condition(error):
+            raise NotFound("Unknown patient.") from None
+        raise
+    return patient
+
+
+def _own_patient(identity: Identity) -> Patient:
+    try:
+        patient = Patient.get(identity.patient_id, consistent_read=True)
+    except DoesNotExist:
+        raise NotFound("Unknown patient.") from None
+    if patient.clinic_id != identity.clinic_id:
+        raise NotFound("Unknown patient.")
+    touched(patient_id=patient.patient_id)
     return patient
 
 

@@ -85,6 +85,11 @@ def format_instant(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def utc_day(instant: datetime) -> str:
+    """The UTC calendar day of an instant, `YYYY-MM-DD` (how reminders are grouped for the sweep)."""
+    return instant.astimezone(UTC).date().isoformat()
+
+
 def parse_instant(value: str) -> datetime:
     """Reads `format_instant` output and the ISO forms a person may type in the console."""
     text = value.strip()

@@ -13,6 +13,8 @@ from chalicelib.domain import (
     Schedule,
     ScheduledVisit,
     VisitHistory,
+    email_status_of,
+    language_of,
     responded_at,
 )
 from chalicelib.models import Clinic, HistoryEvent, Patient
@@ -93,7 +95,24 @@ def _settings(clinic: ClinicContext) -> dict:
         "cancel_cutoff_hours": clinic.policy.cancel_cutoff_hours,
         "cancel_notice": clinic.cancel_notice,
         "session_classes": [{"name": name, "cancelled": cancelled} for name, cancelled in clinic.classes],
+        "reminders": _reminders(clinic.reminder_policy),
     }
+
+
+def _reminders(policy: rules.ReminderPolicy) -> dict:
+    return {
+        "enabled": policy.enabled,
+        "hours_before": list(policy.hours_before),
+        "quiet_hours": {
+            "start": policy.quiet_hours.start.strftime("%H:%M"),
+            "end": policy.quiet_hours.end.strftime("%H:%M"),
+        },
+        "show_provider": policy.show_provider,
+    }
+
+
+def preferences_view(patient: Patient) -> dict:
+    return {"email_reminders": bool(patient.email_reminders), "language": language_of(patient)}
 
 
 def me_view(profile: PatientProfile) -> dict:
@@ -178,4 +197,11 @@ def feed_view(url: str) -> dict:
 
 
 def patient_page_view(page: PatientPage) -> dict:
-    return {"patients": [patient_view(p) for p in page.patients], "next_cursor": page.next_cursor}
+    return {"patients": [_listed_patient(p) for p in page.patients], "next_cursor": page.next_cursor}
+
+
+def _listed_patient(patient: Patient) -> dict:
+    """A patient as staff see them in the list: also whether reminders reach them."""
+    return dict(
+        patient_view(patient), email_status=email_status_of(patient), email_reminders=bool(patient.email_reminders)
+    )

@@ -1,12 +1,14 @@
 """Demo data for local mode only: one clinic, a staff login and two patients with visits in
 every status, dated relative to today. Written directly as the clinic's own records, so
-seeding sends no email.
+seeding sends no email. Reminders are on (48 and 2 hours before, no quiet hours, so the demo
+works at any hour), and one of Alex's visits starts a little over two hours from now: its
+reminder goes out within two minutes of `make run` starting.
 """
 
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from chalicelib import accounts, rules, times
+from chalicelib import accounts, rules, scheduling, times
 from chalicelib.models import Patient
 from local import records
 
@@ -23,6 +25,10 @@ INDIVIDUAL, FAMILY = "Individual therapy", "Family therapy"
 CANCELLED_BY_CLIENT, CANCELLED_BY_CLINIC = "Cancelled by client", "Cancelled by clinic"
 PATEL, LEE = "Dr. Maya Patel", "Jordan Lee, LMFT"
 MAIN_ST, TELEHEALTH = "Room 2, 120 Main St", "Telehealth (video)"
+
+REMINDERS = {"enabled": True, "hours_before": [48, 2], "quiet_hours": {"start": "00:00", "end": "00:00"}}
+# The visit whose 2-hour reminder falls due soon after the demo starts: it starts this long from now.
+SOON = timedelta(hours=2, minutes=2)
 
 # (patient, days from today, local start, class, provider, location, completed, response, reason)
 VISITS = [
@@ -51,6 +57,7 @@ def seed(now: datetime = None) -> dict[str, str]:
         timezone=TIMEZONE,
         phone=CLINIC_PHONE,
         admin_email="frontdesk@demo-clinic.example",
+        reminders=scheduling.reminder_settings(REMINDERS),
     ).save()
     staff_secrets = {STAFF_LOGIN[0]: records.staff_login(STAFF_LOGIN[0], CLINIC_ID, STAFF_LOGIN[1])}
     for patient_id, name, email in (ALEX, SAM):
@@ -75,4 +82,9 @@ def seed(now: datetime = None) -> dict[str, str]:
             response=response.value if response else None,
             reason=reason,
         ).save()
+    soon = (now + SOON).replace(second=0, microsecond=0)  # its reminder: due 1 to 2 minutes from now
+    records.visit(
+        ALEX[0], f"vis_demo_{len(VISITS) + 1:02d}", clinic_id=CLINIC_ID, patient_name=ALEX[1], starts_at=soon, now=now,
+        provider=PATEL, location=MAIN_ST, session_class=INDIVIDUAL,
+    ).save()  # fmt: skip
     return staff_secrets

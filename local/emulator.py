@@ -90,8 +90,9 @@ class Provisioned:
     clinics_stream_arn: str
 
 
-def provision(endpoint: str, table_prefix: str, sender_email: str) -> Provisioned:
-    """Creates what the service needs in the emulator and binds the service to it."""
+def provision(endpoint: str, table_prefix: str, sender_email: str, public_url: str = "") -> Provisioned:
+    """Creates what the service needs in the emulator and binds the service to it. `public_url` is
+    where the API answers (the links in reminder emails point there)."""
     use_throwaway_credentials()
     settings = runtime.bind(Settings(region=REGION, endpoint=endpoint, tables=config.table_names(table_prefix)))
     for model in ALL_MODELS:
@@ -137,6 +138,7 @@ def provision(endpoint: str, table_prefix: str, sender_email: str) -> Provisione
         sender_email=sender_email,
         configuration_set=CONFIGURATION_SET,
         signing_keys_secret=secret_arn,
+        public_url=public_url,
     )
     return Provisioned(runtime.bind(settings), stream_arn, clinics_stream_arn)
 
@@ -185,6 +187,11 @@ class SentEmail:
     subject: str
     text: str
     html: str
+    headers: tuple[tuple[str, str], ...] = ()  # every header, as (name, value)
+    attachments: tuple[tuple[str, str, bytes], ...] = ()  # (file name, content type, content)
+
+    def header(self, name: str) -> str | None:
+        return next((value for key, value in self.headers if key.lower() == name.lower()), None)
 
 
 def sent_emails() -> list[SentEmail]:
@@ -226,4 +233,9 @@ def _decode(message) -> SentEmail:
         subject=str(mime["Subject"] or ""),
         text=parts["plain"].get_content() if parts["plain"] else "",
         html=parts["html"].get_content() if parts["html"] else "",
+        headers=tuple((name, str(value)) for name, value in mime.items()),
+        attachments=tuple(
+            (part.get_filename() or "", part.get_content_type(), part.get_payload(decode=True) or b"")
+            for part in mime.iter_attachments()
+        ),
     )

@@ -1,7 +1,7 @@
 """`make run`: the whole service on this machine, on the embedded AWS emulator, with demo data.
 
 Starts moto's server on LOCAL_AWS_PORT (default 5000), provisions and seeds it, feeds the
-visits stream to the clinic-email handler and the clinics stream to the kept-emails handler
+visits stream to the clinic-email handler and the clinics stream to the clinic-changes handler
 (printing each email sent), and serves the API
 and the web page with Chalice's local server on PORT (default 8000). Ctrl-C or SIGTERM
 stops everything; everything runs in this one process, so nothing is left behind.
@@ -18,6 +18,7 @@ from app import app
 from chalicelib.logs import logger
 from local import demo, emulator
 from local.gateway import dev_server
+from local.scheduler import Scheduler
 from local.stream_poller import CLINICS_FUNCTION_NAME, FUNCTION_NAME, EmailPrinter, StreamPoller
 
 SENDER_EMAIL = "portal-noreply@demo-clinic.example"
@@ -32,7 +33,9 @@ def main() -> None:
     logger.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"))
 
     emulator.start(aws_port)
-    provisioned = emulator.provision(endpoint, table_prefix="portal-local", sender_email=SENDER_EMAIL)
+    provisioned = emulator.provision(
+        endpoint, table_prefix="portal-local", sender_email=SENDER_EMAIL, public_url=f"http://127.0.0.1:{port}"
+    )
     staff_secrets = demo.seed()
 
     # From the streams' start, as the deployed mappings: the seed's records need no email. The
@@ -45,10 +48,13 @@ def main() -> None:
             (CLINICS_FUNCTION_NAME, provisioned.clinics_stream_arn),
         )
     ]
+    # EventBridge's part: the reminder sweep, through the handler Lambda runs.
+    scheduler = Scheduler(app, printer).start()
     server = dev_server(app, Config.create(chalice_stage="local", app_name="client-portal"), "127.0.0.1", port)
     _stop_on_signals(server)
     _print_banner(port, endpoint, staff_secrets)
     server.serve_forever()
+    scheduler.stop()
     for poller in pollers:
         poller.stop()
 

@@ -1,7 +1,7 @@
 """Local mode's stand-in for Lambda's event source mappings on the tables' streams.
 
 Reads one stream in the emulator and hands each batch, shaped as Lambda shapes it, to the
-very handler Lambda runs (`visit_changes` for the visits stream, `kept_emails` for the clinics
+very handler Lambda runs (`visit_changes` for the visits stream, `clinic_changes` for the clinics
 stream: `make run` runs one poller for each). Like Lambda with `ReportBatchItemFailures`, it
 retries a batch from the first record the handler reports as failed, with a backoff, and
 blocks the shard meanwhile. Each email SES accepted is printed to the console, once, whichever
@@ -19,7 +19,7 @@ from local import emulator
 from ops.stream_records import as_lambda_delivers
 
 FUNCTION_NAME = "visit_changes"
-CLINICS_FUNCTION_NAME = "kept_emails"
+CLINICS_FUNCTION_NAME = "clinic_changes"
 
 
 def print_email(message: emulator.SentEmail) -> None:

@@ -63,7 +63,7 @@ _FLAGS = {
     "SigningKeysSecretArn": "signing_keys_secret",
     "StreamFailuresQueueUrl": "queue_url",
     "StreamFunctionName": "function_name",
-    "KeptEmailsFunctionName": "kept_function_name",
+    "ClinicChangesFunctionName": "clinic_function_name",
     "OutboxTableName": "outbox_table",
     "IdempotencyTableName": "idempotency_table",
     "SenderEmail": "sender_email",
@@ -260,8 +260,8 @@ def replay_failures(
                 "visits patients changed then (changed_by = patient) and tell the clinic."
             )
             continue
-        # The clinics table's stream goes to the kept-emails function; the visits table's to visit_changes.
-        function = where.get("KeptEmailsFunctionName") if "-clinics/stream/" in info.get("streamArn", "") else None
+        # The clinics table's stream goes to the clinic-changes function; the visits table's to visit_changes.
+        function = where.get("ClinicChangesFunctionName") if "-clinics/stream/" in info.get("streamArn", "") else None
         send = invoke or _lambda_invoker(function or where["StreamFunctionName"])
         failed = (send({"Records": records}) or {}).get("batchItemFailures") or []
         if failed:
@@ -374,7 +374,7 @@ def parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--queue-url", help="instead of the stack's StreamFailuresQueueUrl output")
     replay.add_argument("--function-name", help="instead of the stack's StreamFunctionName output")
-    replay.add_argument("--kept-function-name", help="instead of the stack's KeptEmailsFunctionName output")
+    replay.add_argument("--clinic-function-name", help="instead of the stack's ClinicChangesFunctionName output")
     replay.add_argument("--max-messages", type=int, default=100)
 
     kept = commands.add_parser(

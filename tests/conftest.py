@@ -34,6 +34,7 @@ SENDER_EMAIL = "portal-noreply@tests.example"
 PASSWORD = "Test-Password-2026!"
 TEST_STAGE = "test"  # not in .chalice/config.json: the test client adds no stage variables
 TABLE_PREFIX = "portal-test"
+PUBLIC_URL = "https://portal.tests.example"  # the portal's address: reminder links and calendar feeds point here
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,9 @@ def aws():
     port = emulator.free_port()
     server = emulator.start(port)
     endpoint = f"http://127.0.0.1:{port}"
-    provisioned = emulator.provision(endpoint, table_prefix=TABLE_PREFIX, sender_email=SENDER_EMAIL)
+    provisioned = emulator.provision(
+        endpoint, table_prefix=TABLE_PREFIX, sender_email=SENDER_EMAIL, public_url=PUBLIC_URL
+    )
     logger.setLevel("WARNING")
     yield Emulated(endpoint, provisioned.settings, provisioned.visits_stream_arn, provisioned.clinics_stream_arn)
     server.stop()
@@ -223,9 +226,8 @@ def make_clinic(api, aws):
         clinic_id = f"cln_{uuid.uuid4().hex[:12]}"
         admin_email = settings.pop("admin_email", f"frontdesk.{clinic_id}@tests.example")
         settings = {"phone": "(555) 010-9999", **settings}
-        records.clinic(
-            clinic_id, name="Test Family Therapy", timezone=timezone_name, admin_email=admin_email, **settings
-        ).save()
+        name = settings.pop("name", "Test Family Therapy")
+        records.clinic(clinic_id, name=name, timezone=timezone_name, admin_email=admin_email, **settings).save()
         staff_email = f"staff.{clinic_id}@tests.example"
         secret = records.staff_login(staff_email, clinic_id, PASSWORD)
         world = World(

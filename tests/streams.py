@@ -70,15 +70,17 @@ def stream_record(old=None, new=None, event_name=None):
 
 
 def clinic_record(new, old=None, event_name=None):
-    """A record of the clinics table's stream (NEW_IMAGE): the clinic item as saved."""
+    """A record of the clinics table's stream (NEW_AND_OLD_IMAGES): the clinic item as saved, and before."""
     change = {
         "ApproximateCreationDateTime": time.time(),
         "SequenceNumber": f"{next(_SEQUENCE):021d}",
         "SizeBytes": 256,
-        "StreamViewType": "NEW_IMAGE",
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
         "Keys": {"clinic_id": new["clinic_id"]},
         "NewImage": new,
     }
+    if old is not None:
+        change["OldImage"] = old
     return {
         "eventID": uuid.uuid4().hex,
         "eventName": event_name or "MODIFY",
@@ -92,11 +94,11 @@ def clinic_record(new, old=None, event_name=None):
 
 @pytest.fixture
 def clinic_saved(dynamodb, client):
-    """Delivers the clinics-stream record of the clinic as it is stored now to the kept-emails function."""
+    """Delivers the clinics-stream record of the clinic as it is stored now to the clinic-changes function."""
 
     def deliver_clinic(world):
         key = {"clinic_id": {"S": world.clinic_id}}
         item = dynamodb.get_item(TableName=Clinic.Meta.table_name, Key=key, ConsistentRead=True)["Item"]
-        return client.lambda_.invoke("kept_emails", {"Records": [clinic_record(item)]}).payload
+        return client.lambda_.invoke("clinic_changes", {"Records": [clinic_record(item)]}).payload
 
     return deliver_clinic

@@ -30,7 +30,14 @@ def test_settings_show_everything_the_clinic_configures(api, clinic):
         "cancel_cutoff_hours",
         "cancel_notice",
         "session_classes",
+        "reminders",
         "undelivered_emails",
+    }
+    assert response.data["reminders"] == {  # the contract's defaults
+        "enabled": False,
+        "hours_before": [48],
+        "quiet_hours": {"start": "21:00", "end": "08:00"},
+        "show_provider": True,
     }
     assert response.data["undelivered_emails"] == 0
 
@@ -131,7 +138,13 @@ def test_staff_add_a_patient_who_gets_a_portal_login(api, clinic):
     assert attributes["custom:clinic_id"] == clinic.clinic_id
     assert user["UserStatus"] == "FORCE_CHANGE_PASSWORD"
     listed = api.get("/clinic/patients", clinic.staff_token).data["patients"]
-    assert {"id": response.data["id"], "name": "New Patient", "email": email} in listed
+    assert {
+        "id": response.data["id"],
+        "name": "New Patient",
+        "email": email,
+        "email_status": "ok",
+        "email_reminders": True,
+    } in listed
 
 
 def test_adding_a_patient_whose_email_has_a_login_is_409(api, clinic):

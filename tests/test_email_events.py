@@ -130,3 +130,58 @@ def test_a_message_that_is_no_ses_event_is_logged_and_does_not_fail(message, con
 
     assert [r.getMessage() for r in records if r.levelname == "WARNING"] == ["Not an SES email event; ignored"]
     assert metrics == []
+
+
+# --- A patient's reminder that bounces or is reported: no more reminders to that address -----
+
+
+def reminder_event(event_type, world, name="Alex", address=None, **details):
+    event = ses_event(event_type, **details)
+    address = address or world.email_of(name)
+    event["mail"]["destination"] = [address]
+    event["mail"]["tags"] = {
+        "kind": ["reminder"],
+        "clinic_id": [world.clinic_id],
+        "patient_id": [world.patients[name]],
+        "visit_id": ["vis_events_2"],
+        "change_id": ["vis_events_2#48#2026-12-08T14:00:00Z"],
+    }
+    return event
+
+
+PERMANENT = {"bounce": {"bounceType": "Permanent", "bounceSubType": "General", "bouncedRecipients": []}}
+TRANSIENT = {"bounce": {"bounceType": "Transient", "bounceSubType": "MailboxFull", "bouncedRecipients": []}}
+COMPLAINT = {"complaint": {"complainedRecipients": [], "complaintFeedbackType": "abuse"}}
+
+
+def listed_status(api, world, name="Alex"):
+    patients = api.get("/clinic/patients", world.staff_token).data["patients"]
+    return next(p["email_status"] for p in patients if p["name"] == name)
+
+
+@pytest.mark.parametrize(
+    "event_type, details, status",
+    [("Bounce", PERMANENT, "bouncing"), ("Complaint", COMPLAINT, "complained"), ("Bounce", TRANSIENT, "ok")],
+    ids=["permanent bounce", "complaint", "a full mailbox is not a bad address"],
+)
+def test_a_reminder_that_bounces_or_is_reported_marks_the_patients_address(
+    event_type, details, status, consume, caplog, api, clinic
+):
+    records, metrics = consume(json.dumps(reminder_event(event_type, clinic, **details)), caplog)
+
+    assert listed_status(api, clinic) == status
+    assert [m for m in metrics if f"ReminderEmail{event_type}" in m]  # not the clinic emails' alarm metric
+    assert not [r for r in records if r.levelname == "ERROR"]
+
+
+def test_a_new_address_is_ok_again_and_a_late_bounce_of_the_old_one_does_not_mark_it(consume, caplog, api, clinic):
+    from chalicelib.models import Patient
+
+    consume(json.dumps(reminder_event("Bounce", clinic, **PERMANENT)), caplog)
+    patient = Patient.get(clinic.patients["Alex"])
+    patient.update(actions=[Patient.email.set("alex.new@tests.example")])  # staff fix it (in the console)
+    assert listed_status(api, clinic) == "ok"
+
+    consume(json.dumps(reminder_event("Complaint", clinic, address=clinic.email_of("Alex"), **COMPLAINT)), caplog)
+
+    assert listed_status(api, clinic) == "ok"

@@ -294,7 +294,7 @@ def test_an_address_saved_while_the_email_is_being_kept_still_gets_it_once(
 
 
 def test_replay_sends_a_clinics_stream_note_to_the_kept_emails_function(aws, make_clinic, monkeypatch):
-    """A batch of the clinics stream that was given up on goes back to `kept_emails`, not to the
+    """A batch of the clinics stream that was given up on goes back to `clinic_changes`, not to the
     visits-stream function: each note names its stream."""
     world = make_clinic()
     world.settings(phone="(555) 010-7777")  # one record on the clinics stream
@@ -328,7 +328,15 @@ def test_replay_sends_a_clinics_stream_note_to_the_kept_emails_function(aws, mak
         admin_module, "_lambda_invoker", lambda name: lambda event: invoked.append((name, event)) or NO_FAILURES
     )
     args = admin_module.parser().parse_args(
-        ["replay-failures", "--queue-url", queue_url, "--function-name", "visits-fn", "--kept-function-name", "kept-fn"]
+        [
+            "replay-failures",
+            "--queue-url",
+            queue_url,
+            "--function-name",
+            "visits-fn",
+            "--clinic-function-name",
+            "kept-fn",
+        ]
     )
 
     report = admin_module.replay_failures(args, admin_module.target(args), sqs=sqs, streams=streams)

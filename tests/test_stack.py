@@ -31,17 +31,19 @@ TABLES = {
     "idempotency": "IdempotencyTable",
     "calendar-feeds": "CalendarFeedsTable",
     "outbox": "OutboxTable",
+    "reminders": "RemindersTable",
 }
 # Each function (Chalice's logical id), its handler, its policy file and its log group's suffix.
 FUNCTIONS = {
     "APIHandler": ("app.app", "policy-api.json", "api"),
     "CognitoIdToken": ("app.cognito_id_token", "policy-authorizer.json", "authorizer"),
     "VisitChanges": ("app.visit_changes", "policy-visit-changes.json", "visit-changes"),
-    "KeptEmails": ("app.kept_emails", "policy-kept-emails.json", "kept-emails"),
+    "ClinicChanges": ("app.clinic_changes", "policy-clinic-changes.json", "clinic-changes"),
     "EmailEvents": ("app.ses_email_events", "policy-email-events.json", "email-events"),
     "KeptEmailsReport": ("app.kept_emails_report", "policy-kept-emails-report.json", "kept-emails-report"),
+    "SendReminders": ("app.send_reminders", "policy-send-reminders.json", "send-reminders"),
 }
-STREAM_FUNCTIONS = {"VisitChanges": "VisitsTable", "KeptEmails": "ClinicsTable"}
+STREAM_FUNCTIONS = {"VisitChanges": "VisitsTable", "ClinicChanges": "ClinicsTable"}
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +73,7 @@ def test_chalice_makes_the_functions_the_merge_template_names(packaged):
         name: handler for name, (handler, _, _) in FUNCTIONS.items()
     }
     assert list(functions["VisitChanges"]["Properties"]["Events"]) == ["VisitChangesDynamodbEventSource"]
-    assert list(functions["KeptEmails"]["Properties"]["Events"]) == ["KeptEmailsDynamodbEventSource"]
+    assert list(functions["ClinicChanges"]["Properties"]["Events"]) == ["ClinicChangesDynamodbEventSource"]
     assert "replaced-by-merge-template" not in json.dumps(packaged["sam"])
 
 
@@ -195,7 +197,7 @@ def test_every_table_is_on_demand_encrypted_with_the_stacks_key_backed_up_and_ke
     ):
         assert resources[logical_id]["Properties"]["DeletionProtectionEnabled"] is True
     assert resources["VisitsTable"]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
-    assert resources["ClinicsTable"]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+    assert resources["ClinicsTable"]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 
 def test_the_outbox_keeps_an_email_well_past_the_30_days_promised_and_expires_it_by_ttl(resources):
@@ -298,7 +300,21 @@ def test_the_pools_client_ids_and_the_signing_secret_reach_every_function(resour
         assert variables["SENDER_EMAIL"] == {"Ref": "SenderEmail"}
         assert variables["SES_CONFIGURATION_SET"] == {"Ref": "EmailConfigurationSet"}
         assert variables["METRICS_NAMESPACE"] == {"Fn::Sub": "ClientPortal/${AWS::StackName}"}
-        assert variables["PUBLIC_URL"] == {"Ref": "PublicUrl"}
+        if function != "SendReminders":
+            assert variables["PUBLIC_URL"] == {"Ref": "PublicUrl"}
+
+
+def test_the_reminder_links_point_at_the_custom_domain_or_else_at_the_apis_own_address(resources):
+    public_url = resources["SendReminders"]["Properties"]["Environment"]["Variables"]["PUBLIC_URL"]
+    condition, custom, own = public_url["Fn::If"]
+    assert (condition, custom) == ("HasPublicUrl", {"Fn::Sub": "${PublicUrl}"})
+    assert own == {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"}
+
+
+def test_the_reminder_sweep_runs_every_minute(packaged):
+    events = packaged["sam"]["Resources"]["SendReminders"]["Properties"]["Events"]
+    ((_, event),) = events.items()
+    assert (event["Type"], event["Properties"]["Schedule"]) == ("Schedule", "rate(1 minute)")
 
 
 def test_the_signing_keys_secret_is_generated_with_a_current_key_id(resources):

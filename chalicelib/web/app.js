@@ -17,6 +17,7 @@ import { toggleHistory } from './history.js';
 import { endSession, expireSession, setUpLogin, showLogin, showView } from './login.js';
 import { MESSAGES } from './messages.js';
 import { focusVisit, renderTimezoneNote, renderVisits } from './render.js';
+import { loadPreferences, setUpPreferences } from './preferences.js';
 import { loadTokens } from './session.js';
 import { state } from './state.js';
 
@@ -74,7 +75,7 @@ async function startPortal({ focusTitle }) {
   showView('portal');
   const generation = state.generation;
   try {
-    await Promise.all([loadMe(), loadVisits(null)]);
+    await Promise.all([loadMe(), loadVisits(null), loadPreferences()]);
     if (focusTitle && generation === state.generation) $('#portal-title').focus();
   } catch (error) {
     handlePortalError(error);
@@ -236,6 +237,7 @@ function init() {
   $('#portal-view').addEventListener('click', onVisitActionClick);
   setUpCancelDialog({ runVisitAction });
   setUpCalendar({ onError: (error) => handlePortalError(error) });
+  setUpPreferences({ onError: (error) => handlePortalError(error) });
 
   // A reload keeps the patient logged in: the tokens are in sessionStorage.
   if (loadTokens()) startPortal({ focusTitle: false });

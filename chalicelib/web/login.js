@@ -7,6 +7,7 @@ import { closeCancelDialog } from './dialogs.js';
 import { $, clearMessage, showMessage } from './dom.js';
 import { forgetHistories } from './history.js';
 import { MESSAGES } from './messages.js';
+import { forgetPreferences } from './preferences.js';
 import { clearTokens, loadTokens, saveTokens } from './session.js';
 import { state } from './state.js';
 
@@ -44,6 +45,7 @@ function resetPortal() {
   closeCancelDialog();
   resetCalendar();
   forgetHistories();
+  forgetPreferences();
   clearMessage($('#portal-message'));
   $('#clinic-name').textContent = 'Client portal';
   document.title = 'Scheduling – Client portal';

@@ -4,6 +4,8 @@ Shared by the browser tests (tests/browser/conftest.py) and the README screensho
 (`python -m tests.browser.screenshots`).
 """
 
+import email
+import email.policy
 import os
 import time
 from datetime import date, datetime, timedelta
@@ -110,6 +112,11 @@ class StaffApi:
             expect=201,
         )
 
+    def add_visit_starting(self, starts_at: datetime, **fields) -> dict:
+        """A visit of the demo patient starting at `starts_at` (to the minute)."""
+        local = starts_at.astimezone(ZoneInfo(self.settings["timezone"]))
+        return self.add_visit((local.date() - self.today()).days, start_time=f"{local:%H:%M}", **fields)
+
     def change_visit(self, visit_id: str, **fields) -> dict:
         return self.call("PATCH", f"/clinic/sessions/{visit_id}", fields)
 
@@ -121,3 +128,14 @@ class StaffApi:
 
     def change_settings(self, **fields) -> dict:
         return self.call("PATCH", "/clinic/settings", fields)
+
+
+def emails_to(aws_endpoint: str, address: str) -> list[email.message.EmailMessage]:
+    """Every email the stack's SES accepted for `address`, oldest first, as mail clients parse them.
+    moto keeps them; its data endpoint is the only way in from another process."""
+    sent = requests.get(f"{aws_endpoint}/moto-api/data.json", timeout=10).json()["ses"]["RawMessage"]
+    return [
+        email.message_from_string(message["raw_data"], policy=email.policy.default)
+        for message in sent
+        if address in message["destinations"]
+    ]
