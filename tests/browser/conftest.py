@@ -6,6 +6,7 @@ other's clicks; the seeded demo visits are only looked at, never changed.
 """
 
 import itertools
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, sync_playwright
@@ -14,6 +15,7 @@ from .portal import log_in
 from .stack import ARTIFACTS, LocalStack, StaffApi, chromium_missing, launch_chromium, port_is_closed
 
 DESKTOP = {"width": 1280, "height": 900}
+AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
 
 
 @pytest.fixture(scope="session")
@@ -90,3 +92,13 @@ def new_visit(staff):
 def logged_in(page) -> Page:
     log_in(page)
     return page
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's script, for portal.axe_violations()."""
+    if not AXE.exists():
+        pytest.fail(
+            f"axe-core is missing at {AXE}: `make test` installs it (npm ci --prefix tests/browser).", pytrace=False
+        )
+    return AXE.read_text(encoding="utf-8")
