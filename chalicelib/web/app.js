@@ -33,12 +33,15 @@ async function loadMe() {
   if (generation !== state.generation) return;
   state.me = me;
   const clinicName = state.me?.clinic?.name;
-  if (clinicName) setText($('#clinic-name'), String(clinicName)); // the clinic's name is data, not words
+  if (clinicName) {
+    setText($('#clinic-name'), String(clinicName)); // the clinic's name is data, not words
+    $('#clinic-name').title = String(clinicName); // the whole name, where a phone cuts it short
+  }
   setTitle();
   setText($('#signed-in-as'), 'header.signedInAs', { name: String(state.me?.patient?.name ?? '') });
   $('#account').hidden = false;
+  // The zone's note is drawn with the list (loadVisits), so it never pushes a list already shown.
   state.timezone = state.me?.clinic?.timezone || state.timezone;
-  renderTimezoneNote();
 }
 
 /** The tab's title: the page and, once known, the clinic. */
@@ -94,14 +97,16 @@ async function loadAddressRange() {
 }
 
 async function startPortal({ focusTitle }) {
-  $('#portal-view').classList.add('is-loading');
-  showView('portal');
   const generation = state.generation;
+  $('#portal-view').classList.add('is-loading');
+  // The saved language decides from here on. The portal shows once it is known, so it is worded
+  // once: nothing on screen changes language (and width) under the patient's eyes.
+  const preferences = loadPreferences();
+  await preferences.catch(() => {});
+  if (generation !== state.generation) return;
+  showView('portal');
   try {
-    // The saved language decides from here on (before the list is drawn, so it is drawn once).
-    const preferences = loadPreferences();
-    const visits = preferences.catch(() => {}).then(loadAddressRange);
-    await Promise.all([loadMe(), preferences, visits]);
+    await Promise.all([loadMe(), preferences, loadAddressRange()]);
     if (focusTitle && generation === state.generation) $('#portal-title').focus();
   } catch (error) {
     handlePortalError(error);

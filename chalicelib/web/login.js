@@ -49,6 +49,7 @@ function resetPortal() {
   forgetPreferences();
   clearMessage($('#portal-message'));
   setText($('#clinic-name'), 'header.brand');
+  $('#clinic-name').removeAttribute('title');
   document.title = t('page.titleLoggedOut');
   setText($('#signed-in-as'), null);
   $('#range-from').value = '';

@@ -363,6 +363,6 @@ def test_nothing_moves_as_the_patient_logs_in_and_the_list_loads(browser_in, vie
     page.wait_for_timeout(500)  # a late shift after the list is drawn counts too
 
     shifts = page.evaluate("window.__shifts")
-    # CLS as Lighthouse counts it: shifts within 0.5 s of a click are the click's, not surprises.
-    cls = sum(shift["value"] for shift in shifts if not shift["recent"])
-    assert cls < 0.01, shifts
+    # Stricter than Lighthouse's CLS, which leaves out shifts within 0.5 s of a click: here the
+    # list often answers that fast, and a slower network must not move the page either.
+    assert sum(shift["value"] for shift in shifts) < 0.01, shifts
