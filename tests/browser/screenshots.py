@@ -3,15 +3,18 @@ Scheduling page, taken from the stack of `make run` with the demo patient logged
 
 Writes, in English and in Spanish (`-es`), docs/scheduling-desktop[-es].png (1280 px wide, the
 whole page) and docs/scheduling-phone[-es].png (375 px wide, at twice the pixels as a phone shows
-it: the top of the page down to the second upcoming visit).
+it: the top of the page down to the second upcoming visit); then, once the demo's reminder has
+gone out (within two minutes of the start), docs/reminder-email.png (its HTML part as a phone
+shows it) and docs/reminder-link-page.png (the page its Confirm link opens).
 """
 
 import re
 import sys
+import time
 
 from playwright.sync_api import expect, sync_playwright
 
-from .stack import PATIENT_LOGIN, ROOT, LocalStack, chromium_missing, launch_chromium
+from .stack import PATIENT_LOGIN, ROOT, LocalStack, chromium_missing, emails_to, launch_chromium
 
 DOCS = ROOT / "docs"
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
@@ -30,6 +33,7 @@ def main() -> None:
             for suffix, locale in (("", "en-US"), ("-es", "es-US")):
                 shoot(browser, stack, f"scheduling-desktop{suffix}.png", DESKTOP, locale, lambda page: None)
                 shoot(browser, stack, f"scheduling-phone{suffix}.png", PHONE, locale, down_to_the_second_upcoming_visit)
+            shoot_reminder(browser, stack)
             browser.close()
     finally:
         stack.stop()
@@ -54,16 +58,52 @@ def shoot(browser, stack: LocalStack, name: str, options: dict, locale: str, cli
     page.locator("#login-password").fill(PATIENT_LOGIN[1])
     page.locator("#login-button").click()
     expect(page.locator("#visits-summary")).to_have_text(re.compile(r"\d"))
-    language = locale.split("-")[0]
-    if page.evaluate("document.documentElement.lang") != language:
+    language, saved = locale.split("-")[0], page.evaluate("document.documentElement.lang")
+    if saved != language:
         # The demo patient's saved language decides after login: the switch changes (and saves) it.
-        page.locator(f'[data-language="{language}"]').click()
-        expect(page.locator("html")).to_have_attribute("lang", language)
-        expect(page.locator("#visits-summary")).to_have_text(re.compile(r"\d"))
+        switch_to(page, language)
     page.evaluate("document.activeElement.blur()")  # no focus ring on the heading
     page.mouse.move(0, 0)  # nor a hover colour on whatever ended up under the pointer
     page.screenshot(path=str(DOCS / name), full_page=True, clip=clip(page))
+    if saved != language:
+        switch_to(page, saved)  # the demo's reminder goes out in the patient's saved language
     context.close()
+    print(f"wrote {(DOCS / name).relative_to(ROOT)}")
+
+
+def switch_to(page, language: str) -> None:
+    with page.expect_response(lambda r: r.url.endswith("/portal/preferences") and r.request.method == "PATCH"):
+        page.locator(f'[data-language="{language}"]').click()
+    expect(page.locator("html")).to_have_attribute("lang", language)
+    expect(page.locator("#visits-summary")).to_have_text(re.compile(r"\d"))
+
+
+def shoot_reminder(browser, stack: LocalStack) -> None:
+    """The demo's reminder email as a phone shows it, and the page its Confirm link opens."""
+    html = demo_reminder_html(stack)
+    context = browser.new_context(base_url=stack.url, reduced_motion="reduce", **PHONE)
+    page = context.new_page()
+    page.set_content(html)
+    save(page, "reminder-email.png")
+    confirm_link = re.search(r'<a href="([^"]+)"[^>]*>Confirm</a>', html).group(1).replace("&amp;", "&")
+    page.goto(confirm_link)  # opening it changes nothing: the page shows the answers to choose from
+    save(page, "reminder-link-page.png")
+    context.close()
+
+
+def demo_reminder_html(stack: LocalStack, wait_seconds: int = 180) -> str:
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        for message in emails_to(stack.aws_endpoint, PATIENT_LOGIN[0]):
+            if message["Subject"].startswith("Reminder:"):
+                return message.get_body(("html",)).get_content()
+        time.sleep(3)
+    sys.exit(f"the demo's reminder did not go out within {wait_seconds}s:\n{stack.log_tail()}")
+
+
+def save(page, name: str) -> None:
+    page.mouse.move(0, 0)
+    page.screenshot(path=str(DOCS / name), full_page=True)
     print(f"wrote {(DOCS / name).relative_to(ROOT)}")
 
 

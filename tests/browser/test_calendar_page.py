@@ -9,12 +9,9 @@ from playwright.sync_api import expect
 
 from tests.calendars import parse
 
-from . import test_accessibility
-from .portal import log_in, row
+from .portal import axe_violations, log_in, row
 from .stack import PATIENT_LOGIN
-from .test_accessibility import PHONE, axe_violations, focused, tab_to
-
-axe_source = test_accessibility.axe_source  # the same fixture: axe-core's script, read once
+from .test_accessibility import PHONE, focused, tab_to
 
 FEED_URL = re.compile(r"^http://127\.0\.0\.1:\d+/cal/[A-Za-z0-9_-]{43}\.ics$")
 DOMAIN = "demo-clinic.example"  # of the demo's sender address
