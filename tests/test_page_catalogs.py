@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import accounts
+from chalicelib import accounts, rules
 
 WEB = Path(__file__).resolve().parent.parent / "chalicelib" / "web"
 LANGUAGES = ("en", "es")
@@ -104,3 +104,15 @@ def test_the_page_states_the_password_rules_the_user_pools_enforce():
     minimum = accounts.PASSWORD_POLICY["MinimumLength"]
     assert f"PASSWORD_MIN_LENGTH = {minimum};" in script_sources()["messages.js"]
     assert f"data-i18n-params='{{\"min\":{minimum}}}'" in (WEB / "index.html").read_text(encoding="utf-8")
+
+
+def test_the_page_offers_the_languages_a_patient_can_save():
+    offered = re.findall(r'data-language="(\w+)"', (WEB / "index.html").read_text(encoding="utf-8"))
+    assert sorted(offered) == sorted(rules.LANGUAGES) == sorted(LANGUAGES)
+    assert all((WEB / f"i18n-{language}.js").exists() for language in rules.LANGUAGES)
+
+
+def test_the_page_knows_the_contracts_default_cancel_notice_to_word_it_in_the_patients_language():
+    assert catalog("en")["cancel.noticeDefault"] == rules.DEFAULT_CANCEL_NOTICE
+    dialogs = re.sub(r"'\s*\+\s*'", "", script_sources()["dialogs.js"])  # the constant spans two lines
+    assert f"'{rules.DEFAULT_CANCEL_NOTICE}'" in dialogs
