@@ -88,11 +88,11 @@ export default {
   "history.reminder_sent": "Se le envió un recordatorio por correo el {when}.",
   "history.other": "Esta cita cambió el {when}.",
 
-  "feed.heading": "Calendario suscrito",
+  "feed.heading": "Suscripción de calendario",
   "feed.intro": "Vea sus citas en Google Calendar, Apple Calendar u Outlook: dé esta dirección una vez a su aplicación de calendario y mantendrá sus citas al día, también cuando una se mueva o se cancele.",
   "feed.privacyTitle": "Mantenga la dirección en privado.",
   "feed.privacy": "Cualquiera que la tenga puede ver cuándo y dónde son sus citas, la clínica y el profesional, pero nada más sobre sus citas. Puede dejar de compartirla en cualquier momento.",
-  "feed.address": "Dirección del calendario",
+  "feed.address": "Dirección de suscripción",
   "feed.addressHint": "En su aplicación de calendario, agregue un calendario “desde una URL” o “por suscripción” y pegue esta dirección.",
   "feed.getFirst": "Obtener la dirección",
   "feed.getNew": "Obtener una dirección nueva",
