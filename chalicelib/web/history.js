@@ -3,7 +3,7 @@
 
 import { api } from './api.js';
 import { el } from './dom.js';
-import { formatDate, formatMoment, formatSlot } from './format.js';
+import { formatMoment, formatSlot } from './format.js';
 import { t } from './i18n.js';
 import { state } from './state.js';
 

@@ -46,9 +46,14 @@ export function preferredLanguage() {
   return DEFAULT_LANGUAGE;
 }
 
-function fill(template, params) {
+// Mistakes in the page's own use of a message say so on the console ("i18n: …"); the browser
+// tests fail on any such line, so a missing word or an unfilled {placeholder} never ships.
+function fill(key, template, params) {
   return template.replace(/\{(\w+)\}/g, (whole, name) => {
-    if (!Object.hasOwn(params, name)) return whole;
+    if (!Object.hasOwn(params, name)) {
+      console.error(`i18n: {${name}} left unfilled in ${key}`);
+      return whole;
+    }
     const value = params[name];
     if (typeof value === 'number') return new Intl.NumberFormat(intlLocale()).format(value);
     // A parameter may itself be a message ({ key, params }), worded in the same language.
@@ -61,14 +66,14 @@ function fill(template, params) {
 export function t(key, params = {}) {
   let message = LANGUAGES[current].catalog[key] ?? en[key];
   if (message === undefined) {
-    console.error(`No message for ${key}`);
+    console.error(`i18n: no message for ${key}`);
     return key;
   }
   if (typeof message === 'object') {
     const category = new Intl.PluralRules(intlLocale()).select(Number(params.count));
     message = message[category] ?? message.other;
   }
-  return fill(message, params);
+  return fill(key, message, params);
 }
 
 /**

@@ -63,12 +63,18 @@ def page(request, browser, stack) -> Page:
     page = context.new_page()
     page_errors = []
     page.on("pageerror", lambda error: page_errors.append(str(error)))
+    page.on("console", lambda message: wording_mistake(message) and page_errors.append(message.text))
     yield page
     if getattr(request.node, "failed_in_call", False):
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
     assert not page_errors, f"the page threw: {page_errors}"
+
+
+def wording_mistake(message) -> bool:
+    """A console line of i18n.js saying the page named a missing message or left a {placeholder} unfilled."""
+    return message.type == "error" and message.text.startswith("i18n:")
 
 
 # Days after the demo visits (the last is 23 days ahead) and inside the page's default range.

@@ -10,6 +10,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from .conftest import wording_mistake
 from .portal import axe_violations, button, expect_visits_loaded, row
 from .stack import ARTIFACTS, PATIENT_LOGIN, PATIENT_NAME
 
@@ -70,6 +71,7 @@ def browser_in(request, browser, stack):
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: wording_mistake(message) and errors.append(message.text))
         return page
 
     yield open_page
