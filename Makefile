@@ -13,7 +13,7 @@ export PORT ?= 8000
 export LOCAL_AWS_PORT ?= 5000
 STAGE ?= dev
 
-.PHONY: run test bench package screenshots clean
+.PHONY: run test bench package screenshots clean catalogs
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,3 +58,11 @@ bench: $(STAMP)  ## requests, items read, latency, imports and bundle size, agai
 
 clean:
 	rm -rf $(VENV) .venv-checkov out .pytest_cache test-artifacts tests/browser/node_modules bench-results
+
+# The patient texts' catalogs (README "Languages"): extract the messages from the code and the
+# templates, merge them into every language's .po (new ones empty, to translate), compile the .mo.
+PYBABEL_KEYWORDS := --no-default-keywords -k _ -k gettext -k ngettext:1,2 -k N_
+catalogs: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg $(PYBABEL_KEYWORDS) --sort-by-file --omit-header -o chalicelib/locale/messages.pot .
+	$(BIN)/pybabel update -i chalicelib/locale/messages.pot -d chalicelib/locale --no-fuzzy-matching --ignore-pot-creation-date
+	$(BIN)/pybabel compile -d chalicelib/locale --statistics

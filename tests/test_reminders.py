@@ -273,7 +273,7 @@ def test_a_reminder_for_a_visit_on_a_daylight_saving_day_shows_the_clinics_local
 
     (message,) = reminders_to(inbox, world)
     assert message.subject == "Reminder: your appointment on Sun, Nov 1 at 10:00 AM"
-    assert "10:00 AM (EST)" in message.text
+    assert "10:00 AM (Eastern Time)" in message.text
 
 
 # --- The links -------------------------------------------------------------------------------
