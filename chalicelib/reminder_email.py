@@ -60,7 +60,6 @@ def compose(visit: ScheduledVisit, patient: Patient, hours_before: int, now: dat
     message["Subject"] = words.gettext(
         "Reminder: your appointment on %(date)s at %(time)s", date=words.short_date(starts), time=words.time(starts)
     )
-    message["Content-Language"] = words.code
     message["List-Unsubscribe"] = f"<{values['unsubscribe_url']}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     mail.stamp(message, now)
@@ -74,6 +73,8 @@ def compose(visit: ScheduledVisit, patient: Patient, hours_before: int, now: dat
         filename=attachment.filename,
         params={"method": "PUBLISH", "charset": "utf-8"},
     )
+    # Set last: turning the message multipart moves every Content-* header into its first part.
+    message["Content-Language"] = words.code
     return message
 
 
