@@ -74,15 +74,16 @@ def answer_page(visit: ScheduledVisit, now, language: str, done: str | None = No
     actions = [action.value for action in rules.available_actions(visit.state, clinic.policy, now)]
     actions.sort(key=lambda action: action != wanted)
     paragraphs = []
-    if "cancel" in actions and clinic.policy.cancel_cutoff_hours:
-        hours = clinic.policy.cancel_cutoff_hours
-        paragraphs.append(
-            words.ngettext(
-                "Online cancellation closes %(count)s hour before the appointment.",
-                "Online cancellation closes %(count)s hours before the appointment.",
-                hours,
-            )
+    # Said on the cancel form, so the patient knows how long it stays open.
+    cancel_closes = (
+        words.ngettext(
+            "Online cancellation closes %(count)s hour before the appointment.",
+            "Online cancellation closes %(count)s hours before the appointment.",
+            clinic.policy.cancel_cutoff_hours,
         )
+        if clinic.policy.cancel_cutoff_hours
+        else ""
+    )
     if not actions:
         paragraphs.append(
             words.gettext("This appointment can no longer be changed online.") + " " + _call(visit, words)
@@ -97,6 +98,7 @@ def answer_page(visit: ScheduledVisit, now, language: str, done: str | None = No
         details=_details(visit, words),
         actions=actions,
         paragraphs=paragraphs,
+        cancel_closes=cancel_closes,
     )
 
 
@@ -179,6 +181,6 @@ def _call(visit: ScheduledVisit, words: i18n.Words) -> str:
 
 
 def _page(status: int, words: i18n.Words, title: str, clinic_name: str, **parts) -> Page:
-    values = {"messages": [], "details": [], "actions": [], "paragraphs": [], **parts}
+    values = {"messages": [], "details": [], "actions": [], "paragraphs": [], "cancel_closes": "", **parts}
     values.update(title=title, clinic_name=clinic_name or words.gettext("Client portal"), stylesheet=STYLESHEET)
     return Page(status, i18n.render("link_page.html", words.code, values))

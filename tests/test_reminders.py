@@ -547,6 +547,32 @@ def test_a_refused_link_speaks_its_patients_language_and_a_foreign_one_the_brows
     assert foreign_es.headers["Vary"] == "Accept-Language"
 
 
+@pytest.mark.parametrize(
+    ("language", "cutoff", "said"),
+    [
+        ("en", 1, "Online cancellation closes 1 hour before the appointment."),
+        ("es", 1, "La cancelación en línea cierra 1 hora antes de la cita."),
+        ("en", 0, None),
+    ],
+)
+def test_the_cancel_form_says_when_online_cancellation_closes_in_the_right_plural(
+    reminding, armed, sweep, inbox, api, client, language, cutoff, said
+):
+    world = reminding(cancel_cutoff_hours=cutoff, patient_cancel_enabled=True)
+    api.patch("/portal/preferences", world.token_for("Alex"), json_body={"language": language})
+    armed(visit_in(world, 2))
+    sweep(now() + 5 * timedelta(minutes=1))
+    (message,) = inbox(world.email_of("Alex"))
+    cancel = (spanish_links(message) if language == "es" else links_in(message))[
+        "Cancelar" if language == "es" else "Cancel"
+    ]
+
+    page = open_link(client, cancel)
+
+    closes = re.findall(r"<p>((?:Online cancellation|La cancelación en línea)[^<]*)</p>", page.text)
+    assert closes == ([said] if said else [])
+
+
 def test_an_english_patients_link_page_stays_english_whatever_the_browser_asks(reminded, client):
     world, visit_id, message = reminded()
     page = client.http.request("GET", path_of(links_in(message)["Confirm"]), headers={"Accept-Language": "es"})

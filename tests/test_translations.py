@@ -110,6 +110,7 @@ def template_values(code: str) -> dict[str, dict]:
         "details": [("Date", "d")],
         "actions": ["confirm", "cancel", "change", "unsubscribe"],
         "paragraphs": ["p"],
+        "cancel_closes": "c",
     }
     return {"reminder.txt": reminder, "reminder.html": reminder, "link_page.html": page}
 
