@@ -35,6 +35,7 @@ from chalicelib.domain import (
     Schedule,
     ScheduledVisit,
     VisitHistory,
+    language_of,
     readable_visits,
     staff_actor,
     visit_state,
@@ -105,6 +106,11 @@ def _clinic_and_item(clinic_id: str, model, *key) -> tuple[ClinicContext, object
 
 def patient_profile(identity: Identity) -> PatientProfile:
     return clinic_patient(identity.clinic_id, identity.patient_id)
+
+
+def patient_language(identity: Identity) -> str:
+    """The language the patient reads their calendar text, reminders and link pages in."""
+    return language_of(clinic_patient(identity.clinic_id, identity.patient_id).patient)
 
 
 def clinic_patient(clinic_id: str, patient_id: str) -> PatientProfile:
