@@ -8,7 +8,7 @@ reminder goes out within two minutes of `make run` starting.
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from chalicelib import accounts, rules, scheduling, times
+from chalicelib import rules, scheduling, times
 from chalicelib.models import Patient
 from local import records
 
@@ -61,9 +61,15 @@ def seed(now: datetime = None) -> dict[str, str]:
     ).save()
     staff_secrets = {STAFF_LOGIN[0]: records.staff_login(STAFF_LOGIN[0], CLINIC_ID, STAFF_LOGIN[1])}
     for patient_id, name, email in (ALEX, SAM):
-        Patient(patient_id, clinic_id=CLINIC_ID, name=name, email=email, created_at=times.format_instant(now)).save()
-        accounts.invite_patient(email, CLINIC_ID, patient_id)
-        accounts.set_permanent_password(email, PATIENT_PASSWORD)
+        user_id = records.patient_login(email, CLINIC_ID, patient_id, PATIENT_PASSWORD, now)
+        Patient(
+            patient_id,
+            clinic_id=CLINIC_ID,
+            name=name,
+            email=email,
+            created_at=times.format_instant(now),
+            user_id=user_id,
+        ).save()
     for number, (patient, days, start, session_class, provider, location, completed, response, reason) in enumerate(
         VISITS, start=1
     ):

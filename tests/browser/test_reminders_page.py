@@ -59,9 +59,10 @@ def reminder_for(stack, visit: dict):
     while time.monotonic() < deadline:
         for message in emails_to(stack.aws_endpoint, PATIENT_LOGIN[0]):
             for attachment in message.iter_attachments():
-                if attachment.get_content_type() == "text/calendar" and uid in parse(
-                    attachment.get_payload(decode=True)
-                ).uids():
+                if (
+                    attachment.get_content_type() == "text/calendar"
+                    and uid in parse(attachment.get_payload(decode=True)).uids()
+                ):
                     return message
         time.sleep(2)
     raise AssertionError(f"no reminder for {visit['id']} within {REMINDER_WAIT_SECONDS}s:\n{stack.log_tail()}")
