@@ -482,9 +482,8 @@ def create_patient(identity: Identity, new: inputs.NewPatient, now: datetime, po
     except TransactWriteError as error:
         if login.new:
             accounts.remove_login(email)
-        if any(
-            getattr(reason, "code", None) == "ConditionalCheckFailed" for reason in error.cancellation_reasons or []
-        ):
+        reasons = error.cancellation_reasons or []
+        if reasons and getattr(reasons[0], "code", None) == "ConditionalCheckFailed":  # the membership's condition
             raise Conflict("This person is already a patient of this clinic.") from None
         raise
     if not login.new:
