@@ -103,10 +103,7 @@ REPORTED = [
     ("reminder_send_requests_small", "AWS requests per reminder sent, small table"),
     ("reminder_send_requests_100k", "AWS requests per reminder sent, 100,000 visits: the same"),
     ("reminder_arm_requests_100k", "AWS requests to arm one reminder, 100,000 visits"),
-    (
-        "reminder_sweep_dynamodb_100k",
-        f"DynamoDB requests of a sweep sending {reminders.BATCH} reminders, 100,000 visits",
-    ),
+    ("reminder_sweep_dynamodb_100k", f"DynamoDB requests of a sweep sending {reminders.BATCH} reminders, 100k visits"),
     ("import_baseline_ms", "cold `import chalice, boto3`, ms, median"),
     ("bundle_unzipped_mib", "Lambda bundle, unzipped, MiB"),
 ]

@@ -16,7 +16,7 @@ def log_in(page: Page, email: str = PATIENT_LOGIN[0], password: str = PATIENT_LO
 
 
 def fill_login(page: Page, email: str, password: str) -> None:
-    page.get_by_label("Email").fill(email)
+    page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Log in").click()
 

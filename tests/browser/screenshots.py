@@ -3,15 +3,19 @@ Scheduling page, taken from the stack of `make run` with the demo patient logged
 
 Writes docs/scheduling-desktop.png (1280 px wide, the whole page) and docs/scheduling-phone.png
 (375 px wide, at twice the pixels as a phone shows it: the top of the page down to the second
-upcoming visit).
+upcoming visit); then, once the demo's reminder has gone out (within two minutes of the start),
+docs/reminder-email.png (its HTML part as a phone shows it) and docs/reminder-link-page.png (the
+page its Confirm link opens).
 """
 
+import re
 import sys
+import time
 
 from playwright.sync_api import sync_playwright
 
 from .portal import log_in
-from .stack import ROOT, LocalStack, chromium_missing, launch_chromium
+from .stack import PATIENT_LOGIN, ROOT, LocalStack, chromium_missing, emails_to, launch_chromium
 
 DOCS = ROOT / "docs"
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
@@ -29,6 +33,7 @@ def main() -> None:
             browser = launch_chromium(playwright)
             shoot(browser, stack, "scheduling-desktop.png", DESKTOP, lambda page: None)
             shoot(browser, stack, "scheduling-phone.png", PHONE, down_to_the_second_upcoming_visit)
+            shoot_reminder(browser, stack)
             browser.close()
     finally:
         stack.stop()
@@ -52,6 +57,35 @@ def shoot(browser, stack: LocalStack, name: str, options: dict, clip) -> None:
     page.mouse.move(0, 0)  # nor a hover colour on whatever ended up under the pointer
     page.screenshot(path=str(DOCS / name), full_page=True, clip=clip(page))
     context.close()
+    print(f"wrote {(DOCS / name).relative_to(ROOT)}")
+
+
+def shoot_reminder(browser, stack: LocalStack) -> None:
+    """The demo's reminder email as a phone shows it, and the page its Confirm link opens."""
+    html = demo_reminder_html(stack)
+    context = browser.new_context(base_url=stack.url, reduced_motion="reduce", **PHONE)
+    page = context.new_page()
+    page.set_content(html)
+    save(page, "reminder-email.png")
+    confirm_link = re.search(r'<a href="([^"]+)"[^>]*>Confirm</a>', html).group(1).replace("&amp;", "&")
+    page.goto(confirm_link)  # opening it changes nothing: the page shows the answers to choose from
+    save(page, "reminder-link-page.png")
+    context.close()
+
+
+def demo_reminder_html(stack: LocalStack, wait_seconds: int = 180) -> str:
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        for message in emails_to(stack.aws_endpoint, PATIENT_LOGIN[0]):
+            if message["Subject"].startswith("Reminder:"):
+                return message.get_body(("html",)).get_content()
+        time.sleep(3)
+    sys.exit(f"the demo's reminder did not go out within {wait_seconds}s:\n{stack.log_tail()}")
+
+
+def save(page, name: str) -> None:
+    page.mouse.move(0, 0)
+    page.screenshot(path=str(DOCS / name), full_page=True)
     print(f"wrote {(DOCS / name).relative_to(ROOT)}")
 
 

@@ -101,7 +101,7 @@ def test_the_login_form_meets_wcag_aa(page, axe_source):
     expect(page.get_by_role("button", name="Log in")).to_be_visible()
     assert axe_violations(page, axe_source) == []
 
-    page.get_by_label("Email").fill(PATIENT_LOGIN[0])
+    page.get_by_label("Email", exact=True).fill(PATIENT_LOGIN[0])
     page.get_by_label("Password", exact=True).fill("Not-The-Password-1!")
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("alert")).not_to_be_empty()
@@ -130,7 +130,7 @@ def test_the_scheduling_page_meets_wcag_aa(page, new_visit, axe_source, viewport
 def test_every_control_has_an_accessible_name(page, new_visit):
     visit = new_visit()
     page.goto("/")
-    expect(page.get_by_label("Email")).to_be_visible()
+    expect(page.get_by_label("Email", exact=True)).to_be_visible()
     assert unnamed_controls(page) == []
 
     log_in(page)
@@ -148,7 +148,7 @@ def test_every_control_has_an_accessible_name(page, new_visit):
 def test_a_keyboard_alone_logs_in_confirms_changes_and_cancels_with_the_focus_always_visible(page, new_visit, staff):
     visit = new_visit()
     page.goto("/")
-    expect(page.get_by_label("Email")).to_be_focused()
+    expect(page.get_by_label("Email", exact=True)).to_be_focused()
     page.keyboard.type(PATIENT_LOGIN[0])
     page.keyboard.press("Tab")
     page.keyboard.type(PATIENT_LOGIN[1])

@@ -43,7 +43,7 @@ def test_the_demo_patient_logs_in_and_sees_the_scheduling_page(page):
     expect(page.locator("#clinic-name")).to_have_text(CLINIC_NAME)
     expect(page.locator("#signed-in-as")).to_have_text(f"Signed in as {PATIENT_NAME}")
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
-    expect(page.get_by_label("Email")).to_be_hidden()
+    expect(page.get_by_label("Email", exact=True)).to_be_hidden()
     tokens = stored_tokens(page)
     assert all(tokens.values()), tokens
 
@@ -89,8 +89,8 @@ def test_log_out_clears_the_session(logged_in):
 
     page.get_by_role("button", name="Log out").click()
 
-    expect(page.get_by_label("Email")).to_be_visible()
-    expect(page.get_by_label("Email")).to_be_focused()
+    expect(page.get_by_label("Email", exact=True)).to_be_visible()
+    expect(page.get_by_label("Email", exact=True)).to_be_focused()
     expect(page.get_by_role("button", name="Log out")).to_be_hidden()
     assert not any(stored_tokens(page).values())
     page.reload()
@@ -266,7 +266,7 @@ def test_a_reload_keeps_the_patient_logged_in_and_the_answers(page, new_visit):
 
     expect_visits_loaded(page)
     expect(page.locator("#signed-in-as")).to_have_text(f"Signed in as {PATIENT_NAME}")
-    expect(page.get_by_label("Email")).to_be_hidden()
+    expect(page.get_by_label("Email", exact=True)).to_be_hidden()
     expect(status_of(row(page, visit))).to_have_text("Patient confirmed")
     assert stored_tokens(page) == tokens
 
@@ -365,7 +365,7 @@ def test_a_session_that_cannot_be_refreshed_returns_to_the_login_form_with_a_mes
     page.reload()
 
     expect(page.get_by_role("alert")).to_have_text(EXPIRED_MESSAGE)
-    expect(page.get_by_label("Email")).to_be_visible()
+    expect(page.get_by_label("Email", exact=True)).to_be_visible()
     expect(page.get_by_role("heading", name="Scheduling")).to_be_hidden()
     assert not any(stored_tokens(page).values())
 
@@ -403,7 +403,7 @@ def test_too_many_requests_or_a_server_error_on_refresh_is_not_a_log_out(logged_
     page.reload()
 
     expect(page.get_by_role("alert")).to_have_text(BUSY_MESSAGE)
-    expect(page.get_by_label("Email")).to_be_hidden()
+    expect(page.get_by_label("Email", exact=True)).to_be_hidden()
     assert stored_tokens(page)["portal.refresh_token"]
 
 
@@ -416,7 +416,7 @@ def test_log_out_revokes_the_refresh_token(logged_in, stack):
 
     assert logout.value.post_data_json == {"refresh_token": refresh_token}
     assert logout.value.response().status == 204
-    expect(page.get_by_label("Email")).to_be_visible()
+    expect(page.get_by_label("Email", exact=True)).to_be_visible()
     refused = requests.post(f"{stack.url}/auth/refresh", json={"refresh_token": refresh_token}, timeout=10)
     assert refused.status_code == 401
 
@@ -427,7 +427,7 @@ def test_log_out_still_logs_out_when_the_api_cannot_be_reached(logged_in):
 
     page.get_by_role("button", name="Log out").click()
 
-    expect(page.get_by_label("Email")).to_be_visible()
+    expect(page.get_by_label("Email", exact=True)).to_be_visible()
     assert not any(stored_tokens(page).values())
 
 
