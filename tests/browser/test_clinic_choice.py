@@ -8,6 +8,7 @@ from local import demo
 
 from .portal import expect_visits_loaded, fill_login
 from .stack import CLINIC_NAME, PATIENT_LOGIN
+from .test_accessibility import AXE, axe_violations
 
 RILEY = (demo.RILEY_EMAIL, demo.PATIENT_PASSWORD)
 DEMO_PROVIDER, NORTHSIDE_PROVIDER = demo.PATEL, demo.OKAFOR
@@ -76,3 +77,19 @@ def test_a_person_of_one_clinic_never_sees_the_choice(page):
     expect(page.get_by_role("button", name="Switch clinic")).to_be_hidden()
     expect(page.locator("#clinic-view")).to_be_hidden()
     assert page.evaluate("() => sessionStorage.getItem('portal.clinic_id')") is None
+
+
+def test_the_choice_meets_wcag_aa_and_works_by_keyboard(page):
+    axe_source = AXE.read_text(encoding="utf-8")
+    page.goto("/")
+    fill_login(page, *RILEY)
+    expect(page.get_by_role("heading", name="Choose a clinic", level=1)).to_be_focused()
+    assert axe_violations(page, axe_source) == []
+
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name=CLINIC_NAME, exact=True)).to_be_focused()
+    page.keyboard.press("Enter")
+
+    expect_visits_loaded(page)
+    expect(page.locator("#clinic-name")).to_have_text(CLINIC_NAME)
+    assert axe_violations(page, axe_source) == []
