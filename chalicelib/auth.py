@@ -87,8 +87,10 @@ class Identity:
             "subject": self.subject,
             "username": self.username,
             "role": self.role.value,
-            "clinic_id": self.clinic_id,
-            "patient_id": self.patient_id,
+            # For the logs (the access log's clinic, a refused request's caller): a patient's own
+            # clinics and patient ids; each /portal request then acts as the one it chooses.
+            "clinic_id": self.clinic_id or " ".join(m.clinic_id for m in self.memberships),
+            "patient_id": self.patient_id or " ".join(m.patient_id for m in self.memberships),
             "expires_at": str(self.expires_at),
             "memberships": json.dumps([[m.clinic_id, m.patient_id] for m in self.memberships]),
         }
