@@ -3,7 +3,7 @@
 Two user pools: the patients' and the staff's (TOTP required). A token names its pool in
 `iss`; it is then verified fully against that pool (its keys, issuer and app client), and the
 role comes from the pool: staff only from the staff pool (in `clinic-staff`, with a clinic),
-a patient only from the patients' pool (with a clinic and a patient). So a patient login can
+a patient only from the patients' pool (with at least one clinic membership). So a patient login can
 never become staff, whatever its groups.
 
 A patient's clinics are not in the token: they are data (`chalicelib.memberships`), which the
