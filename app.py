@@ -543,7 +543,7 @@ def send_reminders(event):
     runtime.ensure_bound()
     reminders.register_invocation(event.context)
     report = reminders.send_due()
-    return {"sent": report.sent, "skipped": report.skipped}
+    return {"sent": report.sent, "skipped": report.skipped, "busy": report.busy, "failed": report.failed}
 
 
 @app.schedule(Rate(1, unit=Rate.DAYS), name="kept_emails_report")

@@ -43,6 +43,7 @@ STAGE = "bench"  # not in .chalice/config.json: the test client adds only the to
 RUNS = 40  # timed repetitions per side (≥ 30), interleaved
 RUNS_REPLAYED = 200  # replayed requests are cheap: more runs, a steadier median on a noisy machine
 RUNS_100K = 3  # at 100,000 items each moto Query takes seconds: enough to show it, no more
+SMALL_TABLE_VISITS = 1_000  # the reminders are measured at this many visits, then at 100,000
 WARM_UP = 3
 IMPORT_RUNS = 15
 STREAM_CANCELS = 30
@@ -100,7 +101,8 @@ REPORTED = [
     ("clinic_page_requests_first", "DynamoDB requests of the first page (the last page's: clinic_page_requests_last)"),
     ("clinic_page_requests_last", "DynamoDB requests of the last page: the same as the first, flat"),
     ("clinic_page_ms_p50", "GET /clinic/sessions?limit=500, ms, median page (moto walks the table per Query)"),
-    ("reminder_send_requests_small", "AWS requests per reminder sent, small table"),
+    ("reminder_table_visits_small", "visits in the table when the first reminders were measured"),
+    ("reminder_send_requests_small", "AWS requests per reminder sent, 1,000 visits"),
     ("reminder_send_requests_100k", "AWS requests per reminder sent, 100,000 visits: the same"),
     ("reminder_arm_requests_100k", "AWS requests to arm one reminder, 100,000 visits"),
     ("reminder_sweep_dynamodb_100k", f"DynamoDB requests of a sweep sending {reminders.BATCH} reminders, 100k visits"),
@@ -419,14 +421,15 @@ def at_100k_visits(portal: Portal, counter, now: datetime, region: str) -> dict:
     }
 
 
-def reminder_figures(counter, data, now: datetime, label: str, days_ahead: int) -> dict:
+def reminder_figures(counter, data, now: datetime, region: str, label: str, days_ahead: int) -> dict:
     """Arming and sending reminders (bench/reminders.py) at the table's current size."""
     bench = reminders.Bench(data.clinic_id, seed.ANSWERING)
     try:
         reminders.turn_reminders_on(bench)
-        return reminders.measure(counter, bench, now, label, days_ahead)
+        figures = reminders.measure(counter, bench, now, label, days_ahead)
     except reminders.RemindersBroken as broken:
         raise Broken(str(broken)) from None
+    return {**figures, f"reminder_table_visits_{label}": seed.table_size(Visit, region)}
 
 
 def measure(counter: RequestCounter, jwks: JwksFetches, replay: Replay) -> dict:
@@ -456,10 +459,11 @@ def measure(counter: RequestCounter, jwks: JwksFetches, replay: Replay) -> dict:
         figures.update(stream_figures(service, counter, data))
         figures.update(history_figures(portal, counter, figures))
         figures.update(feed_figures(service, counter, portal))
-        figures.update(reminder_figures(counter, data, now, "small", days_ahead=3))
+        seed.seed_filler(now, region, total_visits=SMALL_TABLE_VISITS)  # the reminders' first size
+        figures.update(reminder_figures(counter, data, now, region, "small", days_ahead=3))
         figures.update(paging_a_big_clinic(http, counter, jwks, now, region))
         figures.update(at_100k_visits(portal, counter, now, region))
-        figures.update(reminder_figures(counter, data, now, "100k", days_ahead=4))
+        figures.update(reminder_figures(counter, data, now, region, "100k", days_ahead=4))
         try:
             figures["feed_requests_100k"] = feed.requests_at(service.client, counter, figures.pop("feed_path"))
         except feed.FeedBroken as broken:

@@ -183,7 +183,7 @@ def seed_filler(now: datetime, region: str, total_visits: int = TABLE_VISITS) ->
             yield {
                 **visit_template,
                 "patient_id": {"S": patient_id},
-                "visit_id": {"S": f"vis_fill_{n:06d}"},
+                "visit_id": {"S": f"vis_fill_{total_visits}_{n:06d}"},  # a second top-up adds, never overwrites
                 "clinic_id": {"S": clinic_id},
                 "starts_at": {"S": times.format_instant(starts_at)},
             }

@@ -32,8 +32,8 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
-from botocore.exceptions import ClientError
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import DoesNotExist, PutError, PynamoDBException, UpdateError
 from pynamodb.transactions import TransactGet
 
 from chalicelib import aws, config, history, reminder_email, rules, stream_images, times, tracing
@@ -42,6 +42,7 @@ from chalicelib.logs import logger
 from chalicelib.models import Clinic, Patient, Reminder, ReminderSweep, Visit
 
 DUE, SENDING, SENT, SKIPPED = "due", "sending", "sent", "skipped"
+FAILED = "failed"  # an outcome of one sweep's try, never stored: the reminder is due again
 SWEEP_KEY = ("sweep", "cursor")
 # A reminder claimed by a sweep that then died is claimed again after this long.
 CLAIM_EXPIRES = timedelta(minutes=5)
@@ -199,6 +200,7 @@ class SweepReport:
     sent: int = 0
     skipped: int = 0
     busy: int = 0  # claimed by another sweep right now
+    failed: int = 0  # SES or DynamoDB refused for now: due again, tried by the next sweep
 
 
 def send_due(now: datetime | None = None) -> SweepReport:
@@ -207,20 +209,33 @@ def send_due(now: datetime | None = None) -> SweepReport:
     cursor = _cursor(now)
     start = max(cursor - OVERLAP, now - LOOK_BACK)
     report = SweepReport()
+    # The cursor stops at the first reminder still open (busy elsewhere, or refused for now), so the
+    # next sweep reads it again however long that takes; a visit that starts meanwhile ends it (skipped).
+    swept_until = now
     day = start.date()
     while day <= now.date():
         keys = Reminder.reminder_key.between(times.format_instant(start), times.format_instant(now) + "~")
         for reminder in Reminder.query(day.isoformat(), keys, consistent_read=True):
             if reminder.state in (SENT, SKIPPED):
                 continue
-            outcome = deliver(reminder, now)
+            try:
+                outcome = deliver(reminder, now)
+            except (ClientError, BotoCoreError, PynamoDBException) as error:
+                outcome = FAILED
+                _release(reminder, now)
+                logger.warning("Reminder not sent yet", extra={**_ids(reminder), "error": type(error).__name__})
             report.sent += outcome == SENT
             report.skipped += outcome == SKIPPED
             report.busy += outcome is None
+            report.failed += outcome == FAILED
+            if outcome in (None, FAILED):
+                swept_until = min(swept_until, times.parse_instant(reminder.due_at))
         day += timedelta(days=1)
-    _move_cursor(now)
-    if report.sent or report.skipped:
-        logger.info("Reminder sweep", extra={"sent": report.sent, "skipped": report.skipped, "busy": report.busy})
+    _move_cursor(swept_until)
+    if report.sent or report.skipped or report.busy or report.failed:
+        logger.info("Reminder sweep", extra=vars(report))
+    if report.failed:
+        logger.error("Reminders refused for now: the next sweep tries again", extra={"failed": report.failed})
     return report
 
 
@@ -248,6 +263,18 @@ def deliver(reminder: Reminder, now: datetime) -> str | None:
     _finish(reminder, SENT, sent_at=sent["sent_at"], message_id=sent["message_id"])
     history.record_reminder(reminder, sent["sent_at"])
     return SENT
+
+
+def _release(reminder: Reminder, now: datetime) -> None:
+    """Our claim given back after a refusal, so the next sweep takes it at once (if the write
+    fails too, the claim simply expires)."""
+    try:
+        reminder.update(
+            actions=[Reminder.state.set(DUE), Reminder.claimed_at.remove()],
+            condition=(Reminder.state == SENDING) & (Reminder.claimed_at == times.format_instant(now)),
+        )
+    except UpdateError:
+        pass
 
 
 def _claim(reminder: Reminder, now: datetime) -> bool:

@@ -170,6 +170,8 @@ def _figures(**changes):
         "clinic_page_requests": 2,
         "clinic_page_kib_max": 206.5,
         "emails_per_s": None,
+        "reminder_arm_requests": 1,
+        "reminder_send_requests": 7,
     }
     figures.update(changes)
     return figures

@@ -70,11 +70,11 @@ class Stack:
         self.url = running.url
         self.log = running.log_path
         self._staff_secret, _northside = running.staff_totp_secrets()
-        self._logged_in_at = 0.0
+        self._logged_in_at: float | None = None  # not yet (monotonic time starts at boot: no 0.0)
         self._tokens: dict[str, dict] = {}
 
     def _fresh(self) -> dict[str, dict]:
-        if time.monotonic() - self._logged_in_at > TOKEN_REUSE_SECONDS:
+        if self._logged_in_at is None or time.monotonic() - self._logged_in_at > TOKEN_REUSE_SECONDS:
             self._tokens = {
                 "patient": _log_in(self.url, demo.ALEX[2], demo.PATIENT_PASSWORD),
                 "staff": log_in_staff(self.url, *demo.STAFF_LOGIN, self._staff_secret),

@@ -8,14 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib import reminders, times
+from chalicelib import reminders, signing, times
 from chalicelib.models import Reminder, ReminderSweep
 from tests.conftest import PUBLIC_URL
 from tests.console import set_attributes
 
 HOUR = timedelta(hours=1)
 NO_QUIET_HOURS = {"start": "00:00", "end": "00:00"}
-LINK = re.compile(r"https://portal\.tests\.example/api(/[ru]/[A-Za-z0-9._-]+)(\?do=\w+)?")
 
 
 @pytest.fixture
@@ -231,7 +230,7 @@ def test_the_email_says_what_when_and_where_from_the_clinic_and_carries_the_cale
     assert "Individual therapy" not in message.text + message.html  # no session class
     assert set(links_in(message)) == {"Confirm", "Cancel", "portal"}
     unsubscribe = message.header("List-Unsubscribe")
-    assert re.fullmatch(r"<https://portal\.tests\.example/api/u/[A-Za-z0-9._-]+>", unsubscribe)
+    assert re.fullmatch(rf"<{re.escape(PUBLIC_URL)}/u/[A-Za-z0-9._-]+>", unsubscribe)
     assert message.header("List-Unsubscribe-Post") == "List-Unsubscribe=One-Click"
     assert message.header("Date") and message.header("Message-ID").endswith("@tests.example>")
     ((name, kind, body),) = message.attachments
@@ -580,4 +579,38 @@ def test_the_scheduled_function_sends_what_is_due_now(reminding, armed, client, 
     result = client.lambda_.invoke("send_reminders", scheduled_event()).payload
 
     assert result["sent"] >= 1
+    assert [m.subject for m in reminders_to(inbox, world)] == [reminder_subject(world, visit_id)]
+
+
+def test_a_reminder_ses_refuses_stays_due_and_the_next_run_sends_it_once(reminding, armed, client, inbox, ses_refuses):
+    world = reminding()
+    visit_id = world.add_visit("Alex", starts_in=timedelta(hours=2, seconds=2))
+    armed(visit_id)
+    ReminderSweep(*reminders.SWEEP_KEY, swept_until=times.format_instant(now() - timedelta(minutes=1))).save()
+    time.sleep(3)  # the reminder falls due (2 hours before the start)
+    signing.forget_keys()  # a new container: the links' keys are read from Secrets Manager first
+    ses_refuses[world.email_of("Alex")] = 1  # throttled once
+
+    first = client.lambda_.invoke("send_reminders", scheduled_event()).payload
+    assert first["sent"] == 0
+    assert reminders_to(inbox, world) == []
+
+    second = client.lambda_.invoke("send_reminders", scheduled_event()).payload
+    third = client.lambda_.invoke("send_reminders", scheduled_event()).payload
+
+    assert (second["sent"], third["sent"]) == (1, 0)
+    assert [m.subject for m in reminders_to(inbox, world)] == [reminder_subject(world, visit_id)]
+
+
+def test_a_reminder_refused_for_many_minutes_is_still_sent_once_ses_accepts_it(reminding, armed, inbox, ses_refuses):
+    world = reminding()
+    visit_id = visit_in(world, 2, minutes=1)
+    (reminder,) = armed(visit_id)
+    due = times.parse_instant(reminder.due_at)
+    ReminderSweep(*reminders.SWEEP_KEY, swept_until=times.format_instant(due - timedelta(minutes=1))).save()
+    ses_refuses[world.email_of("Alex")] = 10  # an SES outage of ten minutes
+
+    outcomes = [reminders.send_due(due + timedelta(minutes=minute, seconds=30)) for minute in range(12)]
+
+    assert [(o.sent, o.failed) for o in outcomes] == [(0, 1)] * 10 + [(1, 0), (0, 0)]
     assert [m.subject for m in reminders_to(inbox, world)] == [reminder_subject(world, visit_id)]

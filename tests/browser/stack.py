@@ -67,13 +67,13 @@ class StaffApi:
         self.base_url = base_url
         self.totp_secret = totp_secret
         self.http = requests.Session()
-        self._logged_in_at = 0.0
+        self._logged_in_at: float | None = None  # not yet (monotonic time starts at boot: no 0.0)
         self.settings = self.call("GET", "/clinic/settings")
         patients = self.call("GET", "/clinic/patients")["patients"]
         self.patient_id = next(p["id"] for p in patients if p["email"] == PATIENT_LOGIN[0])
 
     def _log_in_when_due(self) -> None:
-        if time.monotonic() - self._logged_in_at > TOKEN_REUSE_SECONDS:
+        if self._logged_in_at is None or time.monotonic() - self._logged_in_at > TOKEN_REUSE_SECONDS:
             tokens = log_in_staff(self.base_url, *STAFF_LOGIN, self.totp_secret)
             self.http.headers["Authorization"] = f"Bearer {tokens['id_token']}"
             self._logged_in_at = time.monotonic()
