@@ -11,7 +11,8 @@ on-failure queue to the function that gave up on them. `send-kept-emails` sends 
 emails kept for want of a valid address (or refused by SES) once the cause is fixed.
 `migrate-memberships` turns the clinic and patient id that logins made before memberships were data
 carry in their attributes into membership items (safe to run again). `remove-patient` ends one
-patient's membership of one clinic (their login and other clinics stay) and stops their calendar feed.
+patient's membership of one clinic (their login and other clinics stay) and stops their calendar feed
+and reminder emails.
 
 It lives outside `chalicelib/`, so it is never shipped to Lambda; it reaches the tables and
 Cognito through the service's own code, bound to the stage (`runtime.bind`).
@@ -216,13 +217,15 @@ def remove_patient(args, where: dict[str, str]) -> list[str]:
     removed = bool(user_id) and memberships.remove(user_id, args.clinic_id, args.patient_id, datetime.now(UTC))
     as_patient = Identity("", "", Role.PATIENT, args.clinic_id, args.patient_id, 0)
     calendar_feeds.stop_feed(as_patient)
+    # Nor do this clinic's reminders (and their links) reach them any more.
+    scheduling.update_preferences(as_patient, {"email_reminders": False})
     if not user_id:
-        return [f"Patient {args.patient_id}: has no login; nothing to remove. Any calendar feed is stopped."]
+        return [f"Patient {args.patient_id}: has no login; nothing to remove. Calendar feed and reminders stopped."]
     if not removed:
         return [f"Patient {args.patient_id}: removed from clinic {args.clinic_id} already."]
     return [
-        f"Patient {args.patient_id}: removed from clinic {args.clinic_id}; their calendar feed is stopped. Their "
-        "login and any other clinic of theirs stay; the clinic's records of their visits stay."
+        f"Patient {args.patient_id}: removed from clinic {args.clinic_id}; their calendar feed and reminder emails "
+        "are stopped. Their login and any other clinic of theirs stay; the clinic's records of their visits stay."
     ]
 
 

@@ -406,6 +406,8 @@ def test_removing_a_patient_from_one_clinic_ends_that_membership_only(api, aws, 
     ]
     assert api.post("/auth/refresh", json_body={"refresh_token": tokens["refresh_token"]}).status_code == 200
     assert Visit.get(riley.second.patients["Riley"], riley.second_visit).visit_id  # the clinic's records stay
+    assert Patient.get(riley.second.patients["Riley"]).email_reminders is False  # no more of its reminders
+    assert Patient.get(riley.first.patients["Riley"]).email_reminders is True
 
 
 def test_a_person_removed_from_their_only_clinic_loses_access_and_refresh(api, aws, clinic, monkeypatch):
