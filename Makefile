@@ -7,13 +7,14 @@ STAMP := $(VENV)/.installed
 # Checkov (the stack's security scan) in a virtualenv of its own: its boto3 pin cannot share ours.
 CHECKOV_STAMP := .venv-checkov/.installed
 AXE := tests/browser/node_modules/axe-core/axe.min.js
+API_LINT := tests/api_lint/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PORT ?= 8000
 export LOCAL_AWS_PORT ?= 5000
 STAGE ?= dev
 
-.PHONY: run test bench package screenshots clean
+.PHONY: run test bench package screenshots clean catalogs
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,10 +37,16 @@ $(AXE): tests/browser/package.json tests/browser/package-lock.json
 	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Spectral and Redocly (the API description's linters, run by tests/test_api_lint.py), pinned in the lock file.
+$(API_LINT): tests/api_lint/package.json tests/api_lint/package-lock.json
+	command -v npm >/dev/null || { $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y npm; }
+	npm ci --prefix tests/api_lint --no-audit --no-fund --loglevel=error
+	touch $@
+
 run: $(STAMP)  ## the whole service on the embedded AWS emulator, with demo data
 	exec $(BIN)/python -m local.run
 
-test: $(STAMP) $(CHECKOV_STAMP) $(CHROMIUM) $(AXE)  ## lint, then the whole suite, browser tests and the stack's checkov scan included
+test: $(STAMP) $(CHECKOV_STAMP) $(CHROMIUM) $(AXE) $(API_LINT)  ## lint, then the whole suite, browser tests, the API description's linters and the stack's checkov scan included
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
@@ -57,4 +64,12 @@ bench: $(STAMP)  ## requests, items read, latency, imports and bundle size, agai
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) .venv-checkov out .pytest_cache test-artifacts tests/browser/node_modules bench-results
+	rm -rf $(VENV) .venv-checkov out .pytest_cache test-artifacts tests/browser/node_modules tests/api_lint/node_modules bench-results
+
+# The patient texts' catalogs (README "Languages"): extract the messages from the code and the
+# templates, merge them into every language's .po (new ones empty, to translate), compile the .mo.
+PYBABEL_KEYWORDS := --no-default-keywords -k _ -k gettext -k ngettext:1,2 -k N_
+catalogs: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg $(PYBABEL_KEYWORDS) --sort-by-file --omit-header -o chalicelib/locale/messages.pot .
+	$(BIN)/pybabel update -i chalicelib/locale/messages.pot -d chalicelib/locale --no-fuzzy-matching --ignore-pot-creation-date
+	$(BIN)/pybabel compile -d chalicelib/locale --statistics

@@ -37,6 +37,7 @@ from chalicelib import (
     email_events,
     errors,
     http_cache,
+    i18n,
     ical,
     inputs,
     link_pages,
@@ -51,6 +52,7 @@ from chalicelib import (
     streams,
     views,
 )
+from chalicelib.domain import language_of
 from chalicelib.logs import AUDIT_KEYS, logger, touched
 
 app = Chalice(app_name="client-portal")
@@ -170,9 +172,16 @@ def api(path, methods=("GET",), role=None, clinic_required=True):
                 raise http_error(str(error)) from None
 
         authorizer = cognito_id_token if role is not None else None
-        return app.route(path, methods=list(methods), cors=_CORS, authorizer=authorizer)(handle)
+        return app.route(path, methods=with_head(methods), cors=_CORS, authorizer=authorizer)(handle)
 
     return register
+
+
+def with_head(methods) -> list[str]:
+    """HEAD wherever GET is (RFC 9110 §9.3.2): API Gateway answers only the methods a route has, and
+    a link checker or a monitor asks HEAD. The same view runs; the gateway drops the body."""
+    methods = list(methods)
+    return methods + ["HEAD"] if "GET" in methods and "HEAD" not in methods else methods
 
 
 def link_page(path, methods=("GET", "HEAD"), content_types=None):
@@ -188,7 +197,11 @@ def link_page(path, methods=("GET", "HEAD"), content_types=None):
                 page = view(now=utc_now(), **params)
             except errors.DomainError as error:
                 status = next(_PAGE_STATUSES[c] for c in type(error).__mro__ if c in _PAGE_STATUSES)
-                page = link_pages.problem_page(status, str(error))
+                # In the link's patient's language once the link is verified; else the browser's.
+                language = getattr(error, "language", None) or i18n.from_accept_language(
+                    app.current_request.headers.get("accept-language")
+                )
+                page = link_pages.problem_page(status, error, language)
             # A HEAD gets the headers only (API Gateway and the local server drop the body).
             return Response(body=page.body, status_code=page.status, headers=link_pages.HEADERS)
 
@@ -397,7 +410,8 @@ def my_visit_history(visit_id, identity):
 
 @api("/portal/sessions/{visit_id}/calendar.ics", role=auth.Role.PATIENT)
 def visit_calendar_file(visit_id, identity):
-    return calendar_download(ical.visit_file(scheduling.patient_visit(identity, visit_id_from(visit_id))))
+    visit = scheduling.patient_visit(identity, visit_id_from(visit_id))
+    return calendar_download(ical.visit_file(visit, scheduling.patient_language(identity)))
 
 
 @api("/portal/calendar-feed", methods=["POST"], role=auth.Role.PATIENT)
@@ -415,11 +429,11 @@ def stop_calendar_feed(identity):
 # --- The calendar feed: no login (calendar apps cannot log in); the secret is the key ------
 
 
-@api("/cal/{feed}", methods=["GET", "HEAD"])
+@api("/cal/{feed}")
 def calendar_feed(feed):
     now = utc_now()
     found = calendar_feeds.feed_schedule(feed_secret_from(feed), now)
-    return calendar_feed_response(ical.feed_calendar(found.schedule), found.last_modified, now)
+    return calendar_feed_response(ical.feed_calendar(found.schedule, found.language), found.last_modified, now)
 
 
 # --- The links in patients' emails: no login; the signed token speaks for the patient --------
@@ -428,24 +442,27 @@ def calendar_feed(feed):
 @link_page("/r/{token}")
 def reminder_link(token, now):
     """Shows the visit and a button for each answer open now: opening it never changes anything."""
-    return link_pages.answer_page(links.open_answer_link(token, now), now, wanted=query("do"))
+    opened = links.open_answer_link(token, now)
+    return link_pages.answer_page(opened.visit, now, opened.language, wanted=query("do"))
 
 
 @link_page("/r/{token}", methods=["POST"], content_types=_FORMS[:1])
 def answer_reminder_link(token, now):
     answered = links.answer(token, form(), now)
-    return link_pages.answer_page(answered.visit, now, done=answered.action)
+    return link_pages.answer_page(answered.visit, now, answered.language, done=answered.action)
 
 
 @link_page("/u/{token}")
 def unsubscribe_link(token, now):
-    return link_pages.unsubscribe_page(links.unsubscribing(token).clinic.name, done=False)
+    profile = links.unsubscribing(token)
+    return link_pages.unsubscribe_page(profile.clinic.name, language_of(profile.patient), done=False)
 
 
 @link_page("/u/{token}", methods=["POST"], content_types=_FORMS)
 def unsubscribe(token, now):
     """A click on the page's button, or a mail client's one-click unsubscribe (its body says only that)."""
-    return link_pages.unsubscribe_page(links.unsubscribe(token).clinic.name, done=True)
+    profile = links.unsubscribe(token)
+    return link_pages.unsubscribe_page(profile.clinic.name, language_of(profile.patient), done=True)
 
 
 # --- Clinic staff ----------------------------------------------------------------------
@@ -564,16 +581,16 @@ def ses_email_events(event):
 # --- The web page and the API description ----------------------------------------------
 
 
-@app.route("/")
+@app.route("/", methods=with_head(["GET"]))
 def portal_page():
-    return static.asset_response("index.html")
+    return static.asset_response("index.html", app.current_request.headers)
 
 
-@app.route("/web/{name}")
+@app.route("/web/{name}", methods=with_head(["GET"]))
 def portal_asset(name):
-    return static.asset_response(name)
+    return static.asset_response(name, app.current_request.headers)
 
 
-@app.route("/openapi.yaml")
+@app.route("/openapi.yaml", methods=with_head(["GET"]))
 def openapi_description():
-    return static.openapi_response()
+    return static.openapi_response(app.current_request.headers)

@@ -23,7 +23,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import aws, rules, scheduling, times
 from chalicelib.auth import Identity
-from chalicelib.domain import FeedSchedule, Schedule, last_change, readable_visits
+from chalicelib.domain import FeedSchedule, Schedule, language_of, last_change, readable_visits
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.logs import logger
 from chalicelib.models import CalendarFeed, Patient, Visit
@@ -123,4 +123,4 @@ def feed_schedule(secret: str, now: datetime) -> FeedSchedule:
     # The window moves at the clinic's midnight: what the feed holds may change then too.
     window_moved, _ = times.day_bounds_utc(today, today, clinic.tz)
     last_modified = min(max([window_moved, *(last_change(visit) for visit in visits)]), now)
-    return FeedSchedule(Schedule(clinic, first_day, last_day, visits), last_modified)
+    return FeedSchedule(Schedule(clinic, first_day, last_day, visits), last_modified, language_of(profile.patient))

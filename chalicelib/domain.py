@@ -286,6 +286,7 @@ class FeedSchedule:
 
     schedule: Schedule
     last_modified: datetime
+    language: str = rules.DEFAULT_LANGUAGE  # the patient's: the feed's words are in it
 
 
 def readable_visits(clinic: ClinicContext, items) -> list[ScheduledVisit]:

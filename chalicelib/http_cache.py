@@ -32,6 +32,11 @@ def not_modified(headers: Mapping[str, str], etag: str, last_modified: datetime,
     return last_modified.astimezone(UTC).replace(microsecond=0) <= since
 
 
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether an `If-None-Match` names this validator (weak comparison, `*` matches); False when absent."""
+    return if_none_match is not None and _matches(if_none_match, etag)
+
+
 def _matches(if_none_match: str, etag: str) -> bool:
     wanted = _opaque(etag)
     for candidate in if_none_match.split(","):

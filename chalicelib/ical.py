@@ -15,18 +15,10 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from chalicelib import config, rules, times
+from chalicelib import config, i18n, rules, times
 from chalicelib.domain import Schedule, ScheduledVisit, last_change, revision_of
 
 PRODID = "-//Client portal//Scheduling//EN"
-# Every word a patient reads in a calendar, in one place, to be translated as a whole.
-TEXT = {
-    "summary": "Appointment – {clinic}",  # an en dash
-    "summary_without_clinic": "Appointment",
-    "provider": "Provider: {provider}",
-    "feed_name": "{clinic} appointments",
-    "file_name": "appointment-{date}.ics",
-}
 # How often a subscribed calendar app should look for changes, for the apps that read a hint
 # (REFRESH-INTERVAL of RFC 7986; X-PUBLISHED-TTL for Outlook and Apple).
 FEED_REFRESH = timedelta(hours=1)
@@ -57,43 +49,50 @@ def _icalendar():
     return icalendar
 
 
-def visit_event(visit: ScheduledVisit):
+def visit_event(visit: ScheduledVisit, language: str):
     """The visit as an `icalendar.Event`: UID, SEQUENCE (the visit's revision), DTSTAMP (its last
     change), DTSTART/DTEND in UTC, SUMMARY, LOCATION, the provider in DESCRIPTION unless the
     clinic hides it, and STATUS (CANCELLED for a visit in a cancelled-type class, CONFIRMED
-    otherwise)."""
+    otherwise). The words in the patient's language."""
     item, state, clinic = visit.item, visit.state, visit.clinic
+    words = i18n.words(language)
     event = _icalendar().Event()
     event.add("uid", uid(item.visit_id))
     event.add("sequence", revision_of(item))
     event.add("dtstamp", last_change(visit))
     event.add("dtstart", state.starts_at)
     event.add("dtend", state.starts_at + timedelta(minutes=_minutes(item.duration_minutes)))
-    event.add("summary", _summary(clinic.clinic.name))
+    event.add("summary", _summary(clinic.clinic.name, words))
     location = _text(item.location)
     if location:
         event.add("location", location)
     provider = _text(item.provider)
     if provider and clinic.show_provider:
-        event.add("description", TEXT["provider"].format(provider=provider))
+        event.add("description", words.gettext("Provider: %(provider)s", provider=provider))
     cancelled = rules.visit_status(state, clinic.policy) is rules.Status.CANCELLED
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     return event
 
 
-def visit_file(visit: ScheduledVisit) -> CalendarFile:
+def visit_file(visit: ScheduledVisit, language: str) -> CalendarFile:
     """One visit's calendar file, named for its day at the clinic."""
     day, _ = times.utc_to_local(visit.state.starts_at, visit.clinic.tz)
-    return CalendarFile(_calendar([visit_event(visit)]), TEXT["file_name"].format(date=day))
+    # A file name: ASCII letters only, whatever the language, so every system saves it as named.
+    name = i18n.words(language).gettext("appointment-%(date)s.ics", date=day)
+    return CalendarFile(_calendar([visit_event(visit, language)]), name)
 
 
-def feed_calendar(schedule: Schedule) -> str:
+def feed_calendar(schedule: Schedule, language: str) -> str:
     """A patient's feed: every visit of the schedule, cancelled ones included (as CANCELLED, so
     that calendars drop or strike them), named for the clinic. The clinic's time zone rides
     along as the calendar's own (VTIMEZONE, X-WR-TIMEZONE); the events themselves are in UTC."""
     icalendar = _icalendar()
     clinic = schedule.clinic
-    name = TEXT["feed_name"].format(clinic=_text(clinic.clinic.name) or "Clinic")
+    words = i18n.words(language)
+    clinic_name = _text(clinic.clinic.name)
+    name = (
+        words.gettext("%(clinic)s appointments", clinic=clinic_name) if clinic_name else words.gettext("Appointments")
+    )
     zone = icalendar.Timezone.from_tzinfo(clinic.tz, first_date=schedule.first_day, last_date=schedule.last_day)
     zone.pop("COMMENT", None)  # the library's English note on the years covered
     # Typed explicitly: the library writes names it does not know (X-..., RFC 7986's NAME) unescaped.
@@ -104,7 +103,7 @@ def feed_calendar(schedule: Schedule) -> str:
         "refresh-interval": (FEED_REFRESH, {"VALUE": "DURATION"}),
         "x-published-ttl": icalendar.vDuration(FEED_REFRESH),
     }
-    return _calendar([zone, *(visit_event(visit) for visit in schedule.visits)], properties)
+    return _calendar([zone, *(visit_event(visit, language) for visit in schedule.visits)], properties)
 
 
 def _calendar(components: list, properties: dict | None = None) -> str:
@@ -121,9 +120,10 @@ def _calendar(components: list, properties: dict | None = None) -> str:
     return calendar.to_ical().decode("utf-8")
 
 
-def _summary(clinic_name) -> str:
+def _summary(clinic_name, words: i18n.Words) -> str:
     name = _text(clinic_name)
-    return TEXT["summary"].format(clinic=name) if name else TEXT["summary_without_clinic"]
+    # An en dash between the two.
+    return words.gettext("Appointment – %(clinic)s", clinic=name) if name else words.gettext("Appointment")
 
 
 def _text(value) -> str:

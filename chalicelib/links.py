@@ -8,11 +8,12 @@ its page does, through the same service functions, rules, limits and clinic emai
 portal, stamped `reminder-link`.
 """
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 
 from chalicelib import auth, config, inputs, rules, scheduling, signing, times
-from chalicelib.domain import REMINDER_LINK_ACTOR, PatientProfile, ScheduledVisit
+from chalicelib.domain import REMINDER_LINK_ACTOR, PatientProfile, ScheduledVisit, language_of
 from chalicelib.errors import BadInput, DomainError, NotFound
 from chalicelib.logs import touched
 from chalicelib.models import Patient
@@ -27,13 +28,25 @@ class LinkNotValid(DomainError):
 
 
 class LinkExpired(DomainError):
-    """A real link whose appointment moved, started, was cancelled by the clinic or completed."""
+    """A real link whose appointment moved, started, was cancelled by the clinic or completed
+    (`reason`: gone, moved, started or closed: the page says which, in the patient's language)."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Opened:
+    visit: ScheduledVisit
+    language: str  # the patient's, as it is now: the page is in it
 
 
 @dataclass(frozen=True)
 class Answered:
     visit: ScheduledVisit
     action: str
+    language: str
 
 
 # --- Making links (for the reminder email) ---------------------------------------------------
@@ -70,38 +83,46 @@ def _base() -> str:
 # --- Following them ---------------------------------------------------------------------------
 
 
-def open_answer_link(token: str, now: datetime) -> ScheduledVisit:
+def open_answer_link(token: str, now: datetime) -> Opened:
     """The visit a reminder's link is for, as it is now; LinkNotValid or LinkExpired otherwise."""
     payload = _verify(ANSWER, token, ("v", "p", "c", "s"))
+    with _in_patients_language(payload):
+        return Opened(_linked_visit(payload, now), _language(payload))
+
+
+def _linked_visit(payload: dict, now: datetime) -> ScheduledVisit:
     identity = _patient(payload)
     try:
         visit = scheduling.patient_visit(identity, payload["v"])
     except NotFound:
-        raise LinkExpired("This appointment is no longer on your schedule.") from None
+        raise LinkExpired("This appointment is no longer on your schedule.", "gone") from None
     if times.format_instant(visit.state.starts_at) != payload["s"]:
-        raise LinkExpired("This appointment was moved, so this link no longer works.")
+        raise LinkExpired("This appointment was moved, so this link no longer works.", "moved")
     if visit.state.starts_at <= now:
-        raise LinkExpired("This appointment has already started, so this link no longer works.")
+        raise LinkExpired("This appointment has already started, so this link no longer works.", "started")
     status = rules.visit_status(visit.state, visit.clinic.policy)
     if status in (rules.Status.CANCELLED, rules.Status.COMPLETED):
-        raise LinkExpired("The clinic has closed this appointment, so this link no longer works.")
+        raise LinkExpired("The clinic has closed this appointment, so this link no longer works.", "closed")
     return visit
 
 
 def answer(token: str, form: dict, now: datetime) -> Answered:
     """The patient's click on the link's page: confirm, cancel (with an optional reason) or change."""
-    visit = open_answer_link(token, now)
-    action = form.get("action")
-    if action not in ACTIONS:
-        raise BadInput("Choose confirm, cancel or change.")
-    identity = _patient({"c": visit.item.clinic_id, "p": visit.item.patient_id})
-    if action == "change":
-        changed = scheduling.clear_response(identity, visit.item.visit_id, now, actor=REMINDER_LINK_ACTOR)
-        return Answered(changed, action)
-    response = rules.PatientResponse.CANCELLED if action == "cancel" else rules.PatientResponse.CONFIRMED
-    reason = form.get("reason") if action == "cancel" else None
-    request = inputs.ResponseRequest(response, inputs.optional_reason(reason))
-    return Answered(scheduling.respond(identity, visit.item.visit_id, request, now, actor=REMINDER_LINK_ACTOR), action)
+    opened = open_answer_link(token, now)
+    visit = opened.visit
+    with _in_patients_language({"c": visit.item.clinic_id, "p": visit.item.patient_id}, opened.language):
+        action = form.get("action")
+        if action not in ACTIONS:
+            raise BadInput("Choose confirm, cancel or change.")
+        identity = _patient({"c": visit.item.clinic_id, "p": visit.item.patient_id})
+        if action == "change":
+            changed = scheduling.clear_response(identity, visit.item.visit_id, now, actor=REMINDER_LINK_ACTOR)
+            return Answered(changed, action, opened.language)
+        response = rules.PatientResponse.CANCELLED if action == "cancel" else rules.PatientResponse.CONFIRMED
+        reason = form.get("reason") if action == "cancel" else None
+        request = inputs.ResponseRequest(response, inputs.optional_reason(reason))
+        answered = scheduling.respond(identity, visit.item.visit_id, request, now, actor=REMINDER_LINK_ACTOR)
+        return Answered(answered, action, opened.language)
 
 
 def unsubscribing(token: str) -> PatientProfile:
@@ -120,6 +141,24 @@ def unsubscribe(token: str) -> PatientProfile:
     scheduling.update_preferences(_patient({"c": profile.clinic.clinic.clinic_id, "p": profile.patient.patient_id}),
                                   {"email_reminders": False})  # fmt: skip
     return profile
+
+
+@contextlib.contextmanager
+def _in_patients_language(payload: dict, known: str | None = None):
+    """A refusal after the link was verified is shown in its patient's language (`error.language`);
+    before that (a link that is not ours) the page cannot know whose it is."""
+    try:
+        yield
+    except DomainError as error:
+        error.language = known or _language(payload)
+        raise
+
+
+def _language(payload: dict) -> str | None:
+    try:
+        return language_of(scheduling.clinic_patient(payload["c"], payload["p"]).patient)
+    except DomainError:
+        return None
 
 
 def _verify(purpose: str, token: str, fields: tuple[str, ...]) -> dict:

@@ -1,18 +1,19 @@
 """The reminder a patient gets before a visit: when, where and with whom, and their answer in one
 click (the links go to a page where only a button acts: safe from email scanners).
 
-From the clinic's name at the deployment's sender, with `Reply-To` the clinic's own address, the
-visit's calendar file attached, and RFC 8058 one-click unsubscribe headers. Nothing about the
-visit beyond the contract's list: no session class, no diagnosis, nothing staff wrote.
+In the patient's language (`chalicelib/i18n.py`), from the clinic's name at the deployment's
+sender, with `Reply-To` the clinic's own address, the visit's calendar file attached, and RFC 8058
+one-click unsubscribe headers. Nothing about the visit beyond the contract's list: no session
+class, no diagnosis, nothing staff wrote.
 """
 
-import html
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formataddr
 
-from chalicelib import config, ical, inputs, links, mail, rules
-from chalicelib.domain import ScheduledVisit
+from chalicelib import config, i18n, ical, inputs, links, mail, rules
+from chalicelib.domain import ScheduledVisit, language_of
 from chalicelib.errors import BadInput
 from chalicelib.models import Patient
 
@@ -25,23 +26,30 @@ class Unsendable(Exception):
 
 
 def compose(visit: ScheduledVisit, patient: Patient, hours_before: int, now: datetime) -> EmailMessage:
+    """The reminder in the patient's language, dates and times as it writes them, in the clinic's time zone."""
     clinic = visit.clinic
+    words = i18n.words(language_of(patient))
     starts = visit.state.starts_at.astimezone(clinic.tz)
-    clinic_name = " ".join(clinic.name.split()) or "Your clinic"
-    unsubscribe = links.unsubscribe_url(patient)
+    clinic_name = " ".join(clinic.name.split()) or words.gettext("Your clinic")
+    first_name = (patient.name or "").split()[0] if (patient.name or "").split() else ""
+    phone = (clinic.clinic.phone or "").strip()
     values = {
-        "first_name": (patient.name or "").split()[0] if (patient.name or "").split() else "there",
+        "greeting": words.gettext("Hi %(name)s,", name=first_name) if first_name else words.gettext("Hello,"),
         "clinic_name": clinic_name,
-        "clinic_phone": (clinic.clinic.phone or "").strip() or "the clinic",
-        "date": f"{starts:%A, %B} {starts.day}, {starts.year}",
-        "start_time": mail.clock(starts),
-        "timezone": starts.tzname() or clinic.tz.key,
-        "location": (visit.item.location or "").strip() or "(see the portal)",
+        "date": words.date(starts),
+        "start_time": words.time(starts),
+        "timezone": words.zone(clinic.tz),
+        "location": (visit.item.location or "").strip() or words.gettext("(see the portal)"),
+        "provider": (visit.item.provider or "").strip() if clinic.show_provider else "",
+        "answers": _answers(visit, now, words),
+        "questions": (
+            words.gettext("Questions? Call %(clinic)s at %(phone)s.", clinic=clinic_name, phone=phone)
+            if phone
+            else words.gettext("Questions? Call %(clinic)s.", clinic=clinic_name)
+        ),
         "portal_url": links.portal_url(),
-        "unsubscribe_url": unsubscribe,
+        "unsubscribe_url": links.unsubscribe_url(patient),
     }
-    provider = (visit.item.provider or "").strip() if clinic.show_provider else ""
-    answers = _answers(visit, now)
 
     message = EmailMessage()
     message["From"] = formataddr((clinic_name, config.current().sender_email))
@@ -49,27 +57,15 @@ def compose(visit: ScheduledVisit, patient: Patient, hours_before: int, now: dat
     reply_to = _clinic_address(clinic.clinic.admin_email)
     if reply_to:
         message["Reply-To"] = reply_to  # a reply reaches the clinic, not a no-reply box
-    message["Subject"] = f"Reminder: your appointment on {starts:%a, %b} {starts.day} at {mail.clock(starts)}"
-    message["List-Unsubscribe"] = f"<{unsubscribe}>"
+    message["Subject"] = words.gettext(
+        "Reminder: your appointment on %(date)s at %(time)s", date=words.short_date(starts), time=words.time(starts)
+    )
+    message["List-Unsubscribe"] = f"<{values['unsubscribe_url']}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     mail.stamp(message, now)
-    message.set_content(
-        mail.render(
-            "reminder.txt",
-            dict(
-                values,
-                provider_line=f"\n  Provider:  {provider}" if provider else "",
-                answer_block=_answer_text(answers),
-            ),
-        )
-    )
-    escaped = {key: html.escape(value) for key, value in values.items()}
-    provider_row = _PROVIDER_ROW.format(provider=html.escape(provider)) if provider else ""
-    message.add_alternative(
-        mail.render("reminder.html", dict(escaped, provider_row=provider_row, answer_buttons=_answer_html(answers))),
-        subtype="html",
-    )
-    attachment = ical.visit_file(visit)
+    message.set_content(i18n.render("reminder.txt", words.code, values))
+    message.add_alternative(i18n.render("reminder.html", words.code, values), subtype="html")
+    attachment = ical.visit_file(visit, words.code)
     message.add_attachment(
         attachment.body.encode("utf-8"),
         maintype="text",
@@ -77,6 +73,8 @@ def compose(visit: ScheduledVisit, patient: Patient, hours_before: int, now: dat
         filename=attachment.filename,
         params={"method": "PUBLISH", "charset": "utf-8"},
     )
+    # Set last: turning the message multipart moves every Content-* header into its first part.
+    message["Content-Language"] = words.code
     return message
 
 
@@ -92,36 +90,27 @@ def ses_request(message: EmailMessage, visit: ScheduledVisit, patient: Patient, 
     return mail.ses_request(message, patient.email, tags)
 
 
-def _answers(visit: ScheduledVisit, now: datetime) -> list[tuple[str, str]]:
-    """(label, link) for what the patient can do now: Confirm and Cancel while it awaits an answer
-    (Cancel only while the clinic takes cancellations online), Change my answer once answered."""
+@dataclass(frozen=True)
+class _Answer:
+    label: str
+    url: str
+    colour: str
+
+
+# The buttons' colours (text is white on each, contrast ≥ 4.5:1).
+_COLOURS = {rules.Action.CONFIRM: "#1b6e3a", rules.Action.CANCEL: "#b42318", rules.Action.CHANGE: "#0b57d0"}
+
+
+def _answers(visit: ScheduledVisit, now: datetime, words: i18n.Words) -> list[_Answer]:
+    """What the patient can do now: Confirm and Cancel while it awaits an answer (Cancel only while
+    the clinic takes cancellations online), Change my answer once answered."""
+    labels = {
+        rules.Action.CONFIRM: words.gettext("Confirm"),
+        rules.Action.CANCEL: words.gettext("Cancel"),
+        rules.Action.CHANGE: words.gettext("Change my answer"),
+    }
     actions = rules.available_actions(visit.state, visit.clinic.policy, now)
-    labels = {rules.Action.CONFIRM: "Confirm", rules.Action.CANCEL: "Cancel", rules.Action.CHANGE: "Change my answer"}
-    return [(labels[action], links.answer_url(visit, action.value)) for action in actions]
-
-
-def _answer_text(answers: list[tuple[str, str]]) -> str:
-    if not answers:
-        return "It can no longer be changed online; to change it, call the clinic."
-    return "\n".join(["Your answer, in one click:"] + [f"  {label}: {url}" for label, url in answers])
-
-
-_PROVIDER_ROW = '<tr><th align="left" scope="row" style="padding-right: 16px;">Provider</th><td>{provider}</td></tr>'
-_BUTTON = (
-    '<a href="{url}" style="display: inline-block; margin: 0 8px 8px 0; padding: 10px 18px; border-radius: 6px; '
-    'background: {background}; color: #ffffff; font-weight: bold; text-decoration: none;">{label}</a>'
-)
-_COLOURS = {"Confirm": "#1b6e3a", "Cancel": "#b42318", "Change my answer": "#0b57d0"}
-
-
-def _answer_html(answers: list[tuple[str, str]]) -> str:
-    if not answers:
-        return "<p>It can no longer be changed online; to change it, call the clinic.</p>"
-    buttons = "".join(
-        _BUTTON.format(url=html.escape(url), background=_COLOURS[label], label=html.escape(label))
-        for label, url in answers
-    )
-    return f"<p>{buttons}</p>"
+    return [_Answer(labels[action], links.answer_url(visit, action.value), _COLOURS[action]) for action in actions]
 
 
 def _clinic_address(admin_email: str | None) -> str | None:

@@ -36,6 +36,7 @@ from chalicelib.domain import (
     Schedule,
     ScheduledVisit,
     VisitHistory,
+    language_of,
     readable_visits,
     staff_actor,
     visit_state,
@@ -119,6 +120,11 @@ def persons_clinics(identity: Identity) -> PersonsClinics:
     # A membership of a clinic that no longer exists is left out: there is nothing to choose there.
     clinics = sorted(((clinic.clinic_id, clinic.name or "") for clinic in found), key=lambda c: (c[1].lower(), c[0]))
     return PersonsClinics(chosen, clinics)
+
+
+def patient_language(identity: Identity) -> str:
+    """The language the patient reads their calendar text, reminders and link pages in."""
+    return language_of(clinic_patient(identity.clinic_id, identity.patient_id).patient)
 
 
 def clinic_patient(clinic_id: str, patient_id: str) -> PatientProfile:

@@ -17,10 +17,16 @@ read of a patient's clinics it makes), in `make run`, the tests and the benchmar
 Answers without content are framed as HTTP says: `chalice local` writes a body after the
 headers of every answer, which for a HEAD (or a 204, a 304) leaves bytes on a kept-alive
 connection that the client takes for the start of its next answer.
+
+Answers are gzip-compressed as API Gateway compresses them: when the client accepts gzip and the
+body has at least `minimum_compression_size` bytes (the same setting, from .chalice/config.json).
 """
 
+import functools
+import gzip
 import json
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 from chalice.app import ChaliceAuthorizer
 from chalice.local import (
@@ -45,6 +51,28 @@ UNAUTHORIZED_BODY = json.dumps(
 ).encode()
 NOT_FOUND_BODY = json.dumps({"Code": "NotFoundError", "Message": "There is no such path."}).encode()
 _NO_CONTENT = (204, 304)  # statuses whose answers never have content (RFC 9110 §15.3.5, §15.4.5)
+CHALICE_CONFIG = Path(__file__).resolve().parent.parent / ".chalice" / "config.json"
+
+
+@functools.cache
+def compression_threshold() -> int | None:
+    """The deployed API's `minimum_compression_size` (bytes); None: API Gateway compresses nothing."""
+    value = json.loads(CHALICE_CONFIG.read_text()).get("minimum_compression_size")
+    return value if isinstance(value, int) else None
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether `Accept-Encoding` allows gzip (listed, or `*`, with a q-value above 0)."""
+    for part in (accept_encoding or "").split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() not in ("gzip", "x-gzip", "*"):
+            continue
+        quality = params.strip().lower()
+        try:
+            return not quality.startswith("q=") or float(quality[2:]) > 0
+        except ValueError:
+            return False
+    return False
 
 
 class _NoSuchRoute(Exception):
@@ -128,13 +156,27 @@ class _RequestHandler(ChaliceRequestHandler):
 
     def _send_http_response_with_body(self, code, headers, body):
         if self.command != "HEAD" and code not in _NO_CONTENT:
-            return super()._send_http_response_with_body(code, headers, body)
+            return super()._send_http_response_with_body(code, headers, self._compressed(headers, body))
         self.send_response(code)
         if code not in _NO_CONTENT:  # HEAD: the length a GET's body would have
             length = len(body if isinstance(body, bytes) else body.encode("utf-8"))
             self.send_header("Content-Length", str(length))
         self.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
         self._send_headers(headers)
+
+    def _compressed(self, headers: dict, body) -> bytes:
+        """The body gzip-compressed (and `Content-Encoding` set) when API Gateway would compress it."""
+        data = body if isinstance(body, bytes) else body.encode("utf-8")
+        threshold = compression_threshold()
+        if threshold is None or len(data) < threshold or "Content-Encoding" in headers:
+            return data
+        # Caches must keep the two forms apart whether or not this client took the compressed one.
+        vary = [value.strip() for value in headers.get("Vary", "").split(",") if value.strip()]
+        headers["Vary"] = ", ".join([*vary, "Accept-Encoding"])
+        if not accepts_gzip(self.headers.get("Accept-Encoding")):
+            return data
+        headers["Content-Encoding"] = "gzip"
+        return gzip.compress(data, mtime=0)
 
     def __getattr__(self, name):
         # Chalice serves only the methods it has `do_*` handlers for; any other (TRACE, QUERY...)

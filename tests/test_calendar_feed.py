@@ -93,6 +93,17 @@ def test_a_new_feed_address_holds_a_long_random_secret_that_is_stored_only_as_a_
         assert secret not in str(item.attribute_values)
 
 
+def test_a_spanish_patients_feed_is_named_and_worded_in_spanish(api, clinic):
+    visit_id = visit_at(clinic, clinic_today(clinic) + 3 * DAY, provider="Dr. Maya Patel")
+    api.patch("/portal/preferences", clinic.token_for("Alex"), json_body={"language": "es"})
+
+    calendar = feed_of(api, feed_path(new_feed(api, clinic)))
+
+    assert str(calendar.calendar["NAME"]) == str(calendar.calendar["X-WR-CALNAME"]) == "Citas en Test Family Therapy"
+    event = calendar.event(uid(visit_id))
+    assert (event.summary, event.description) == ("Cita – Test Family Therapy", "Profesional: Dr. Maya Patel")
+
+
 def test_every_new_address_is_different(api, clinic):
     assert len({secret_of(new_feed(api, clinic)) for _ in range(5)}) == 5
 

@@ -79,6 +79,17 @@ def test_a_visit_file_is_one_event_in_a_calendar_of_its_own_with_a_dated_file_na
     assert event.sequence == 1
 
 
+def test_a_spanish_patients_visit_file_is_in_spanish(api, clinic):
+    visit_id = schedule(api, clinic, date="2030-01-07", start_time="09:30", provider="Dr. Maya Patel")
+    api.patch("/portal/preferences", clinic.token_for("Alex"), json_body={"language": "es"})
+
+    response = calendar_file(api, clinic, visit_id)
+
+    assert response.headers["Content-Disposition"] == 'attachment; filename="cita-2030-01-07.ics"'
+    (event,) = parse(response.text).events
+    assert (event.summary, event.description) == ("Cita – Test Family Therapy", "Profesional: Dr. Maya Patel")
+
+
 def test_the_event_says_nothing_else_about_the_visit_or_the_patient(api, clinic):
     visit_id = clinic.add_visit("Alex", session_class="Family therapy", response="CLIENT_CANCELLED", reason="Flu")
 

@@ -10,7 +10,8 @@ import logging
 import math
 import re
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -115,7 +116,19 @@ def test_cancel_email_describes_the_visit_in_the_clinics_time_zone(api, make_cli
         assert "Family trip that week." in part
         assert "until the clinic moves it to a cancelled-type session class" in " ".join(part.split())
     acted = datetime.now(tz)
-    assert f"{acted:%a %b} {acted.day}, {acted.year} at " in email.text
+    assert f"Requested at: {acted:%a %b} {acted.day}, {acted.year} at " in email.text
+    assert "Cancelled:" not in email.text  # it read as if the visit itself were cancelled
+    assert ">Requested at</th>" in email.html
+
+
+def test_every_clinic_email_carries_its_own_date_and_message_id(api, clinic, changed, deliver, inbox):
+    """SES adds Date and Message-ID; another relay would not, so the message has its own (RFC 5322)."""
+    visit_id = clinic.add_visit("Alex")
+    deliver(changed(clinic, visit_id, lambda: cancel(api, clinic, visit_id, reason="Sick")))
+
+    [email] = inbox(clinic.admin_email)  # the raw MIME, parsed as a mail client does (email.policy.default)
+    assert abs(parsedate_to_datetime(email.header("Date")) - datetime.now(UTC)) < timedelta(minutes=5)
+    assert re.fullmatch(r"<[^<>@\s]+@tests\.example>", email.header("Message-ID"))
 
 
 def test_uncancel_by_patient_emails_the_clinic_once_with_the_reason_they_had_given(

@@ -1,5 +1,6 @@
 """`make run`'s entry point brings up the demo the contract describes, and stops on SIGTERM."""
 
+import gzip
 import json
 import urllib.error
 import urllib.request
@@ -137,7 +138,7 @@ def test_every_file_of_the_page_is_served_with_its_type_and_the_pages_csp(local_
     files = sorted(path.name for path in WEB.iterdir())
     assert {"index.html", "styles.css", "app.js", "api.js", "login.js"} <= set(files)
     spec = yaml.safe_load((ROOT / "chalicelib" / "openapi.yaml").read_text(encoding="utf-8"))
-    [name_parameter] = spec["paths"]["/web/{name}"]["get"]["parameters"]
+    [name_parameter] = [p for p in spec["paths"]["/web/{name}"]["get"]["parameters"] if p.get("name") == "name"]
     assert sorted(name_parameter["schema"]["enum"]) == files
 
     with urllib.request.urlopen(base + "/", timeout=10) as page:
@@ -154,6 +155,18 @@ def test_every_file_of_the_page_is_served_with_its_type_and_the_pages_csp(local_
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{base}/web/{name}", timeout=10)
         assert refused.value.code == 404, name
+
+
+def test_make_run_compresses_large_answers_and_answers_head_without_a_body(local_stack):
+    spec = (ROOT / "chalicelib" / "openapi.yaml").read_bytes()
+    request = urllib.request.Request(f"{local_stack.url}/openapi.yaml", headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.headers["Content-Encoding"] == "gzip"
+        assert gzip.decompress(response.read()) == spec
+    head = urllib.request.Request(f"{local_stack.url}/openapi.yaml", method="HEAD")
+    with urllib.request.urlopen(head, timeout=10) as response:
+        assert (response.status, response.read()) == (200, b"")
+        assert response.headers["Content-Length"] == str(len(spec))
 
 
 def test_sigterm_stops_everything(local_stack):

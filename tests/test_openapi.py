@@ -7,6 +7,7 @@ document, and examples that match their own schemas.
 
 import json
 import re
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -37,8 +38,9 @@ def resolve(node):
 def _pointer(ref: str):
     assert ref.startswith("#/"), ref
     node = SPEC
-    for part in ref[2:].split("/"):
-        node = node[part.replace("~1", "/").replace("~0", "~")]
+    for part in urllib.parse.unquote(ref[2:]).split("/"):  # a URI fragment: `{` is `%7B`
+        part = part.replace("~1", "/").replace("~0", "~")
+        node = node[int(part)] if isinstance(node, list) else node[part]
     return node
 
 

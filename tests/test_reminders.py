@@ -272,7 +272,7 @@ def test_a_reminder_for_a_visit_on_a_daylight_saving_day_shows_the_clinics_local
 
     (message,) = reminders_to(inbox, world)
     assert message.subject == "Reminder: your appointment on Sun, Nov 1 at 10:00 AM"
-    assert "10:00 AM (EST)" in message.text
+    assert "10:00 AM (Eastern Time)" in message.text
 
 
 # --- The links -------------------------------------------------------------------------------
@@ -450,6 +450,132 @@ def test_one_click_unsubscribe_turns_reminders_off(reminded, client, api):
     assert looked.status_code == posted.status_code == 200
     assert "You will no longer get reminder emails" in posted.text
     assert api.get("/portal/preferences", world.token_for("Alex")).data["email_reminders"] is False
+
+
+# --- In the patient's language ----------------------------------------------------------------------
+
+SPANISH_DAY = r"(lun|mar|mié|jue|vie|sáb|dom), \d{1,2} (ene|feb|mar|abr|may|jun|jul|ago|sept?|oct|nov|dic)"
+SPANISH_TIME = r"\d{1,2}:\d{2} [ap]\. m\."
+
+
+@pytest.fixture
+def reminded_in_spanish(reminding, armed, sweep, inbox, api):
+    """Alex chose Spanish (PATCH /portal/preferences); a visit of theirs and its reminder."""
+    world = reminding()
+    chosen = api.patch("/portal/preferences", world.token_for("Alex"), json_body={"language": "es"})
+    assert chosen.status_code == 200 and chosen.data["language"] == "es"
+    visit_id = visit_in(world, 2)
+    armed(visit_id)
+    sweep(now() + 5 * timedelta(minutes=1))
+    (message,) = [m for m in inbox(world.email_of("Alex")) if m.subject.startswith("Recordatorio:")]
+    return world, visit_id, message
+
+
+def spanish_links(message) -> dict[str, str]:
+    found = {}
+    for line in (line.strip() for line in message.text.splitlines()):
+        for label in ("Confirmar", "Cancelar", "Cambiar mi respuesta"):
+            if line.startswith(f"{label}: "):
+                found[label] = line.split(": ", 1)[1]
+    return found
+
+
+def test_a_spanish_patients_reminder_is_all_in_spanish_with_spanish_dates_in_the_clinics_zone(reminded_in_spanish):
+    world, visit_id, message = reminded_in_spanish
+
+    assert re.fullmatch(rf"Recordatorio: su cita el {SPANISH_DAY} a las {SPANISH_TIME}", message.subject)
+    assert message.header("Content-Language") == "es"
+    assert message.header("Reply-To") and message.header("Date") and message.header("Message-ID")
+    assert message.text.startswith("Hola, Alex:")
+    assert re.search(rf"Fecha: {SPANISH_DAY} \d{{4}}\n", message.text)
+    assert re.search(rf"Hora: {SPANISH_TIME} \(hora oriental\)", message.text)
+    assert set(spanish_links(message)) == {"Confirmar", "Cancelar"}
+    assert '<html lang="es">' in message.html and ">Confirmar</a>" in message.html
+    assert "Dejar de recibir recordatorios" in message.html
+    for english in ("Reminder", "Hi ", "Date:", "Location", "Confirm:", "Stop reminder", "Questions?", " AM", " PM"):
+        assert english not in message.text
+    ((name, _, body),) = message.attachments
+    calendar = body.decode()
+    assert name.startswith("cita-") and "SUMMARY:Cita – Test Family Therapy" in calendar
+    assert "DESCRIPTION:Profesional: " in calendar
+
+
+def test_a_spanish_patients_link_and_unsubscribe_pages_are_in_spanish(reminded_in_spanish, client):
+    world, visit_id, message = reminded_in_spanish
+    confirm = spanish_links(message)["Confirmar"]
+
+    page = open_link(client, confirm)
+    answered = post_form(client, confirm, action="confirm")
+    unsubscribe = open_link(client, message.header("List-Unsubscribe").strip("<>"))
+
+    assert page.status_code == answered.status_code == unsubscribe.status_code == 200
+    for html_page in (page, answered, unsubscribe):
+        assert '<html lang="es">' in html_page.text
+    assert "Esperando su respuesta" in page.text and ">Confirmar</button>" in page.text
+    assert re.search(rf"<dd>{SPANISH_DAY} \d{{4}}</dd>", page.text)
+    assert re.search(rf"<dd>{SPANISH_TIME} \(hora oriental\)</dd>", page.text)
+    assert "Cancelar esta cita" in page.text and "Motivo (opcional)" in page.text
+    assert "Gracias: su cita está confirmada." in answered.text and "Usted confirmó" in answered.text
+    assert "¿Dejar de recibir recordatorios de citas por correo de Test Family Therapy?" in unsubscribe.text
+    for english in ("Confirm<", "Awaiting", "Date<", "Cancel this", "Stop reminder"):
+        assert english not in page.text + unsubscribe.text
+
+
+def test_a_refused_link_speaks_its_patients_language_and_a_foreign_one_the_browsers(reminded_in_spanish, client, api):
+    world, visit_id, message = reminded_in_spanish
+    confirm = spanish_links(message)["Confirmar"]
+    later = (now() + 5 * HOUR).astimezone(world_tz(world))
+    moved = api.patch(
+        f"/clinic/sessions/{visit_id}",
+        world.staff_token,
+        json_body={"date": later.date().isoformat(), "start_time": later.strftime("%H:%M")},
+    )
+    assert moved.status_code == 200
+    token = path_of(confirm).split("?")[0].rsplit("/", 1)[1]
+    altered = f"/r/{token[:-2]}{'AA' if not token.endswith('AA') else 'BB'}"
+
+    gone = client.http.request("GET", path_of(confirm), headers={"Accept-Language": "en-US"})
+    foreign_es = client.http.request("GET", altered, headers={"Accept-Language": "es-MX,es;q=0.9,en;q=0.5"})
+    foreign_en = client.http.request("GET", altered, headers={"Accept-Language": "en-US,en;q=0.9"})
+
+    assert gone.status_code == 410  # the patient's language, whatever the browser says
+    assert '<html lang="es">' in gone.body.decode() and "este enlace ya no funciona" in gone.body.decode()
+    assert foreign_es.status_code == foreign_en.status_code == 400
+    assert "Este enlace no es válido" in foreign_es.body.decode() and '<html lang="es">' in foreign_es.body.decode()
+    assert "This link is not valid" in foreign_en.body.decode() and '<html lang="en">' in foreign_en.body.decode()
+    assert foreign_es.headers["Vary"] == "Accept-Language"
+
+
+@pytest.mark.parametrize(
+    ("language", "cutoff", "said"),
+    [
+        ("en", 1, "Online cancellation closes 1 hour before the appointment."),
+        ("es", 1, "La cancelación en línea cierra 1 hora antes de la cita."),
+        ("en", 0, None),
+    ],
+)
+def test_the_cancel_form_says_when_online_cancellation_closes_in_the_right_plural(
+    reminding, armed, sweep, inbox, api, client, language, cutoff, said
+):
+    world = reminding(cancel_cutoff_hours=cutoff, patient_cancel_enabled=True)
+    api.patch("/portal/preferences", world.token_for("Alex"), json_body={"language": language})
+    armed(visit_in(world, 2))
+    sweep(now() + 5 * timedelta(minutes=1))
+    (message,) = inbox(world.email_of("Alex"))
+    cancel = (spanish_links(message) if language == "es" else links_in(message))[
+        "Cancelar" if language == "es" else "Cancel"
+    ]
+
+    page = open_link(client, cancel)
+
+    closes = re.findall(r"<p>((?:Online cancellation|La cancelación en línea)[^<]*)</p>", page.text)
+    assert closes == ([said] if said else [])
+
+
+def test_an_english_patients_link_page_stays_english_whatever_the_browser_asks(reminded, client):
+    world, visit_id, message = reminded()
+    page = client.http.request("GET", path_of(links_in(message)["Confirm"]), headers={"Accept-Language": "es"})
+    assert '<html lang="en">' in page.body.decode() and "Awaiting your answer" in page.body.decode()
 
 
 # --- Settings and preferences ---------------------------------------------------------------------

@@ -78,6 +78,22 @@ def test_chalice_makes_the_functions_the_merge_template_names(packaged):
     assert "replaced-by-merge-template" not in json.dumps(packaged["sam"])
 
 
+def test_the_api_compresses_answers_of_a_kilobyte_and_more(resources):
+    (api,) = of_type(resources, "AWS::ApiGateway::RestApi").values()
+    assert api["Properties"]["MinimumCompressionSize"] == 1024
+
+
+def test_the_bundle_carries_the_patient_texts_catalogs_templates_and_locale_data(packaged):
+    """What the patient's language needs at run time is in the Lambda bundle, not only in the checkout."""
+    with zipfile.ZipFile(packaged["out"] / "deployment.zip") as bundle:
+        names = set(bundle.namelist())
+        catalog = bundle.read("chalicelib/locale/es/LC_MESSAGES/messages.mo")
+    assert catalog == (ROOT / "chalicelib/locale/es/LC_MESSAGES/messages.mo").read_bytes()
+    assert {"chalicelib/templates/reminder.txt", "chalicelib/templates/reminder.html"} <= names
+    assert {"chalicelib/templates/link_page.html", "babel/locale-data/es.dat", "babel/locale-data/en_US.dat"} <= names
+    assert "jinja2/ext.py" in names
+
+
 def test_each_function_has_a_role_of_its_own_holding_exactly_its_policy_file(resources):
     for function, (_, policy_file, _) in FUNCTIONS.items():
         role = resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]
