@@ -11,14 +11,15 @@
 
 import { api, ApiError, NetworkError, responsePath, RetryLaterError, SessionExpiredError } from './api.js';
 import { setUpCalendar } from './calendar.js';
+import { hasSeveralClinics, mustChooseClinic, setUpClinics, showClinicChoice } from './clinics.js';
 import { openCancelDialog, setUpCancelDialog } from './dialogs.js';
 import { $, clearMessage, showMessage } from './dom.js';
 import { toggleHistory } from './history.js';
-import { endSession, expireSession, setUpLogin, showLogin, showView } from './login.js';
+import { endSession, expireSession, resetPortal, setUpLogin, showLogin, showView } from './login.js';
 import { MESSAGES } from './messages.js';
 import { focusVisit, renderTimezoneNote, renderVisits } from './render.js';
 import { loadPreferences, setUpPreferences } from './preferences.js';
-import { loadTokens } from './session.js';
+import { loadClinic, loadTokens, saveClinic } from './session.js';
 import { state } from './state.js';
 
 // ---------------------------------------------------------------------------
@@ -33,7 +34,9 @@ async function loadMe() {
   const clinicName = String(state.me?.clinic?.name ?? 'Client portal');
   $('#clinic-name').textContent = clinicName;
   document.title = `Scheduling – ${clinicName}`;
-  $('#signed-in-as').textContent = `Signed in as ${String(state.me?.patient?.name ?? '')}`;
+  // A person of several clinics who has not chosen one yet has no patient name here.
+  $('#signed-in-as').textContent = state.me?.patient ? `Signed in as ${String(state.me.patient.name ?? '')}` : '';
+  $('#switch-clinic-button').hidden = !hasSeveralClinics(state.me) || !state.me?.clinic;
   $('#account').hidden = false;
   state.timezone = state.me?.clinic?.timezone || state.timezone;
   renderTimezoneNote();
@@ -74,12 +77,40 @@ async function loadVisits(range) {
 async function startPortal({ focusTitle }) {
   showView('portal');
   const generation = state.generation;
+  const chosen = loadClinic();
   try {
-    await Promise.all([loadMe(), loadVisits(null), loadPreferences()]);
+    if (chosen) {
+      await Promise.all([loadMe(), loadVisits(null), loadPreferences()]);
+    } else {
+      // Which clinics first: a person of several chooses one before anything else is loaded.
+      await loadMe();
+      if (generation !== state.generation) return;
+      if (mustChooseClinic(state.me)) {
+        showClinicChoice();
+        return;
+      }
+      await Promise.all([loadVisits(null), loadPreferences()]);
+    }
     if (focusTitle && generation === state.generation) $('#portal-title').focus();
   } catch (error) {
+    if (generation !== state.generation) return;
+    if (chosen && error instanceof ApiError && error.status === 404) {
+      // The chosen clinic is no longer one of theirs: choose again.
+      saveClinic(null);
+      resetPortal();
+      await startPortal({ focusTitle });
+      if (state.me && mustChooseClinic(state.me)) showClinicChoice(MESSAGES.clinicGone);
+      return;
+    }
     handlePortalError(error);
   }
+}
+
+/** "Switch clinic": forget this clinic's page and choose again. */
+function switchClinic() {
+  saveClinic(null);
+  resetPortal();
+  startPortal({ focusTitle: true });
 }
 
 // ---------------------------------------------------------------------------
@@ -238,6 +269,7 @@ function init() {
   setUpCancelDialog({ runVisitAction });
   setUpCalendar({ onError: (error) => handlePortalError(error) });
   setUpPreferences({ onError: (error) => handlePortalError(error) });
+  setUpClinics({ onChosen: () => startPortal({ focusTitle: true }), onSwitch: switchClinic });
 
   // A reload keeps the patient logged in: the tokens are in sessionStorage.
   if (loadTokens()) startPortal({ focusTitle: false });

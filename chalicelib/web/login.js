@@ -20,7 +20,8 @@ let startPortal = null;
 export function showView(name) {
   $('#login-view').hidden = name !== 'login';
   $('#portal-view').hidden = name !== 'portal';
-  $('#account').hidden = name !== 'portal' || !state.me;
+  $('#clinic-view').hidden = name !== 'clinics';
+  $('#account').hidden = name === 'login' || !state.me;
 }
 
 /** Shows the login form, optionally with a message (e.g. session expired). */
@@ -35,8 +36,8 @@ export function showLogin(message) {
   $('#login-email').focus();
 }
 
-/** Forgets everything about the logged-in patient. */
-function resetPortal() {
+/** Forgets everything about the logged-in patient (on log out, and before switching clinic). */
+export function resetPortal() {
   state.generation += 1;
   state.me = null;
   state.visits = [];
@@ -50,6 +51,8 @@ function resetPortal() {
   $('#clinic-name').textContent = 'Client portal';
   document.title = 'Scheduling – Client portal';
   $('#signed-in-as').textContent = '';
+  $('#switch-clinic-button').hidden = true;
+  $('#clinic-list').replaceChildren();
   $('#range-from').value = '';
   $('#range-to').value = '';
   $('#timezone-note').textContent = '';

@@ -9,4 +9,5 @@ export const MESSAGES = {
   notPatient: 'This account cannot use the client portal. Please contact the clinic.',
   noVisits: 'No visits in this date range.',
   loading: 'Loading visits…',
+  clinicGone: 'That clinic is no longer in your portal. Please choose a clinic.',
 };
