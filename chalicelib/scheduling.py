@@ -494,7 +494,7 @@ def create_patient(identity: Identity, new: inputs.NewPatient, now: datetime, po
         raise
     if not login.new:
         clinic = context.clinic
-        message = added_email.compose(clinic.name, clinic.phone, email, portal_url, now)
+        message = added_email.compose(clinic.name, clinic.phone, email, portal_url, language_of(patient), now)
         added_email.send(message, identity.clinic_id, patient.patient_id)
     return patient
 

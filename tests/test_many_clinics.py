@@ -266,6 +266,23 @@ def test_an_email_with_a_login_at_another_clinic_is_linked_answered_like_a_new_o
     assert Patient.get(linked.data["id"]).clinic_id == other.clinic_id
 
 
+def test_a_person_added_in_spanish_is_told_in_spanish(api, clinic, make_clinic, inbox):
+    other = make_clinic(patients=(), name="Clínica Norte", phone="(555) 010-7000")
+    alex_email = clinic.email_of("Alex")
+
+    linked = api.post(
+        "/clinic/patients", other.staff_token, json_body={"name": "Alex R", "email": alex_email, "language": "es"}
+    )
+
+    assert linked.status_code == 201
+    (told,) = inbox(alex_email)
+    assert told.subject == "Le han agregado a un portal del paciente"
+    assert told.header("Content-Language") == "es"
+    assert "Clínica Norte le agregó a su portal del paciente." in told.text
+    assert "¿No lo esperaba? Llame a Clínica Norte al (555) 010-7000." in told.text
+    assert 'lang="es"' in told.html and "Luego elija Clínica Norte" in told.html
+
+
 def test_staff_of_another_clinic_cannot_tell_whether_an_email_has_a_login(api, clinic, make_clinic):
     """Adding alex@ (who has a login at the first clinic) and a new email read the same; the patient
     lists show each as a patient; neither staff sees the other clinic's patient."""
