@@ -42,6 +42,7 @@ from chalicelib import (
     inputs,
     link_pages,
     links,
+    memberships,
     notifications,
     reminders,
     rules,
@@ -57,7 +58,11 @@ from chalicelib.logs import AUDIT_KEYS, logger, touched
 app = Chalice(app_name="client-portal")
 
 _CORS = (
-    CORSConfig(allow_origin=os.environ["CORS_ORIGIN"], allow_headers=["Authorization", "Content-Type"], max_age=600)
+    CORSConfig(
+        allow_origin=os.environ["CORS_ORIGIN"],
+        allow_headers=["Authorization", "Content-Type", "X-Clinic-Id"],
+        max_age=600,
+    )
     if os.environ.get("CORS_ORIGIN")
     else None
 )
@@ -107,6 +112,9 @@ def cognito_id_token(auth_request):
     except auth.InvalidToken as rejected:
         logger.info("Token rejected", extra={"reason": str(rejected)})
         raise auth.Unauthorized() from None
+    # A patient's clinics, read once per token: API Gateway caches this answer, so a warm
+    # request costs no read of them.
+    identity = memberships.resolve(identity)
     # Roles are checked in the handlers: API Gateway caches this answer per token and
     # reuses it for other routes, so the policy must not name only this route.
     return AuthResponse(routes=["*"], principal_id=identity.subject, context=identity.as_context())
@@ -145,9 +153,11 @@ def log_requests(event, get_response):
         logger.remove_keys(["request_id", "route", *AUDIT_KEYS])
 
 
-def api(path, methods=("GET",), role=None):
+def api(path, methods=("GET",), role=None, clinic_required=True):
     """Registers a route. With a role, only that role's verified token gets in, and the view
-    receives the caller as `identity`. Domain errors become HTTP errors here, and only here."""
+    receives the caller as `identity` (a patient as the membership the request names; with
+    `clinic_required` False, a person of several clinics may also name none). Domain errors become
+    HTTP errors here, and only here."""
 
     def register(view):
         @functools.wraps(view)
@@ -155,7 +165,7 @@ def api(path, methods=("GET",), role=None):
             runtime.ensure_bound()
             try:
                 if role is not None:
-                    params["identity"] = caller(role)
+                    params["identity"] = caller(role, clinic_required)
                 return view(**params)
             except errors.DomainError as error:
                 http_error = next(_HTTP_ERRORS[c] for c in type(error).__mro__ if c in _HTTP_ERRORS)
@@ -211,13 +221,25 @@ def form() -> dict:
     return {name: values[0] for name, values in fields.items()}
 
 
-def caller(role: auth.Role) -> auth.Identity:
+def caller(role: auth.Role, clinic_required: bool = True) -> auth.Identity:
     identity = auth.Identity.from_context(app.current_request.context.get("authorizer") or {})
     if identity.is_expired():
         raise UnauthorizedError("The session has expired. Please log in again.")
     if identity.role is not role:
         raise ForbiddenError("This route is not available to your account.")
+    if role is auth.Role.PATIENT:
+        identity = identity.choosing(chosen_clinic(), required=clinic_required)
+        touched(clinic_id=identity.clinic_id or None, patient_id=identity.patient_id or None)
     return identity
+
+
+def chosen_clinic() -> str | None:
+    """The clinic a patient's request names: the `X-Clinic-Id` header or the `clinic_id` parameter."""
+    header = (app.current_request.headers.get("x-clinic-id") or "").strip()
+    parameter = (query("clinic_id") or "").strip()
+    if header and parameter and header != parameter:
+        raise errors.BadInput("X-Clinic-Id and clinic_id name different clinics; send one.")
+    return header or parameter or None
 
 
 def utc_now() -> datetime:
@@ -346,9 +368,9 @@ def log_out():
 # --- Patient ---------------------------------------------------------------------------
 
 
-@api("/portal/me", role=auth.Role.PATIENT)
+@api("/portal/me", role=auth.Role.PATIENT, clinic_required=False)
 def my_profile(identity):
-    return views.me_view(scheduling.patient_profile(identity))
+    return views.me_view(scheduling.persons_clinics(identity))
 
 
 @api("/portal/preferences", role=auth.Role.PATIENT)
@@ -464,7 +486,8 @@ def clinic_patients(identity):
 
 @api("/clinic/patients", methods=["POST"], role=auth.Role.STAFF)
 def add_patient(identity):
-    return created(views.patient_view(scheduling.create_patient(identity, inputs.new_patient(body()), utc_now())))
+    new = inputs.new_patient(body())
+    return created(views.patient_view(scheduling.create_patient(identity, new, utc_now(), public_url("/"))))
 
 
 @api("/clinic/sessions", role=auth.Role.STAFF)

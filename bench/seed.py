@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from chalicelib import accounts, rules, times
+from chalicelib import rules, times
 from chalicelib.models import Clinic, Patient, Visit
 from chalicelib.rules import PatientResponse
 from local import records
@@ -51,9 +51,8 @@ def seed_bench_clinic(now: datetime) -> BenchData:
         CLINIC_ID, name="Bench Family Therapy", timezone=TIMEZONE, admin_email="frontdesk@bench.example"
     ).save()
     for patient_id, name, email in (LISTED, ANSWERING):
-        Patient(patient_id, clinic_id=CLINIC_ID, name=name, email=email, created_at=stamp).save()
-        accounts.invite_patient(email, CLINIC_ID, patient_id)
-        accounts.set_permanent_password(email, PASSWORD)
+        user_id = records.patient_login(email, CLINIC_ID, patient_id, PASSWORD, now)
+        Patient(patient_id, clinic_id=CLINIC_ID, name=name, email=email, created_at=stamp, user_id=user_id).save()
 
     visits = []
     span = (range_to - range_from).days + 1

@@ -11,12 +11,13 @@ so the login route cannot be used to find out who has an account.
 """
 
 import secrets
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from chalicelib import auth, aws
-from chalicelib.auth import STAFF_GROUP, Role, UserPool
+from chalicelib import auth, aws, memberships
+from chalicelib.auth import STAFF_GROUP, Membership, Role, UserPool
 from chalicelib.errors import BadInput, Conflict, NotAuthenticated
 from chalicelib.logs import logger
 
@@ -205,7 +206,7 @@ def refresh(refresh_token: str) -> dict:
         raise
     result = response["AuthenticationResult"]
     try:
-        identity = auth.verify_id_token(result["IdToken"], pool)
+        identity = memberships.resolve(auth.verify_id_token(result["IdToken"], pool))
     except auth.InvalidToken:
         identity = None
     if identity is None or identity.role is not pool.role:
@@ -238,27 +239,59 @@ def _revoke(pool: UserPool, token: str | None) -> None:
 # --- Logins ----------------------------------------------------------------------------
 
 
-def invite_patient(email: str, clinic_id: str, patient_id: str) -> None:
-    """Creates the patient's login; Cognito emails the invitation with a temporary password."""
+@dataclass(frozen=True)
+class PatientLogin:
+    """A person's login in the patients' pool: its `sub` (the memberships' key), whether it was
+    made just now, and the one membership a login from before memberships were data carries in its
+    attributes (None for any other)."""
+
+    user_id: str
+    new: bool
+    legacy: Membership | None = None
+
+
+class LoginExists(Exception):
+    """The email has a login already (made meanwhile by someone else)."""
+
+
+def _login(user: dict, new: bool) -> PatientLogin:
+    attributes = {a["Name"]: a["Value"] for a in user.get("Attributes") or user.get("UserAttributes") or []}
+    clinic_id, patient_id = attributes.get("custom:clinic_id"), attributes.get("custom:patient_id")
+    legacy = Membership(clinic_id, patient_id) if clinic_id and patient_id else None
+    return PatientLogin(attributes["sub"], new, legacy)
+
+
+def patient_login(email: str) -> PatientLogin | None:
+    """The email's login in the patients' pool, or None."""
     try:
-        aws.cognito().admin_create_user(
+        user = aws.cognito().admin_get_user(UserPoolId=auth.user_pool(Role.PATIENT).pool_id, Username=email)
+    except ClientError as error:
+        if _error_code(error) == "UserNotFoundException":
+            return None
+        if _error_code(error) == "InvalidParameterException":
+            raise BadInput(NOT_A_LOGIN_EMAIL) from None
+        raise
+    return _login(user, new=False)
+
+
+def invite_patient(email: str) -> PatientLogin:
+    """Creates a person's login; Cognito emails the invitation with a temporary password. Which
+    clinics they are a patient of is data (`memberships`), not the login's."""
+    try:
+        created = aws.cognito().admin_create_user(
             UserPoolId=auth.user_pool(Role.PATIENT).pool_id,
             Username=email,
-            UserAttributes=[
-                {"Name": "email", "Value": email},
-                {"Name": "email_verified", "Value": "true"},
-                {"Name": "custom:clinic_id", "Value": clinic_id},
-                {"Name": "custom:patient_id", "Value": patient_id},
-            ],
+            UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}],
             DesiredDeliveryMediums=["EMAIL"],
         )
     except ClientError as error:
         if _error_code(error) == "UsernameExistsException":
-            raise Conflict("A portal login with this email already exists.") from None
+            raise LoginExists() from None
         if _error_code(error) == "InvalidParameterException":
             # Cognito's own rules for a username that is an email are stricter than RFC 5322.
             raise BadInput(NOT_A_LOGIN_EMAIL) from None
         raise
+    return _login(created["User"], new=True)
 
 
 def remove_login(email: str) -> None:

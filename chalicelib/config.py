@@ -15,7 +15,17 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_TABLE_PREFIX = "portal-dev"
 DEFAULT_METRICS_NAMESPACE = "ClientPortal"
 # Every table the service uses, by kind; `<prefix>-<kind>` unless `<KIND>_TABLE` names it.
-TABLE_KINDS = ("clinics", "patients", "visits", "history", "idempotency", "calendar-feeds", "outbox", "reminders")
+TABLE_KINDS = (
+    "clinics",
+    "patients",
+    "visits",
+    "history",
+    "idempotency",
+    "calendar-feeds",
+    "outbox",
+    "reminders",
+    "memberships",
+)
 
 
 @dataclass(frozen=True)

@@ -271,6 +271,15 @@ class PatientProfile:
 
 
 @dataclass(frozen=True)
+class PersonsClinics:
+    """What `/portal/me` shows: the chosen membership's patient and clinic (None while a person of
+    several clinics has chosen none), and every clinic of theirs, as (id, name) by name."""
+
+    chosen: PatientProfile | None
+    clinics: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
 class FeedSchedule:
     """What a calendar feed shows: the patient's visits of its window, and since when that
     content can have been the same (`last_modified`, for conditional requests)."""

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import config, reminder_email
+from chalicelib import added_email, config, reminder_email
 from chalicelib.domain import EMAIL_BOUNCING, EMAIL_COMPLAINED
 from chalicelib.logs import logger
 from chalicelib.models import Patient
@@ -44,8 +44,10 @@ def record(message) -> dict | None:
         complaint = event.get("complaint") if isinstance(event.get("complaint"), Mapping) else {}
         details["complaint_type"] = str(complaint.get("complaintFeedbackType", ""))[:40]
     # A clinic email in trouble is the clinic not hearing of a cancel: an ERROR (and its alarm). A
-    # patient's reminder that bounces is the patient's address: noted on the patient, a WARNING.
-    reminder = ids["kind"] == reminder_email.KIND
+    # patient's reminder that bounces is the patient's address: noted on the patient, a WARNING. The
+    # email telling a person that a clinic added them goes to the patient's address too: counted
+    # and noted with the reminders.
+    reminder = ids["kind"] in (reminder_email.KIND, added_email.KIND)
     what = "Reminder email" if reminder else "Clinic email"
     if kind in _TROUBLE:
         (logger.warning if reminder else logger.error)(f"{what}: {kind}", extra=details)

@@ -330,7 +330,25 @@ class Patient(_ReadsTolerantly, Model):
     # address: a new email address (staff change it) is "ok" again without anyone resetting this.
     email_status = UnicodeAttribute(null=True)
     email_status_address = UnicodeAttribute(null=True)
+    # The login (Cognito `sub`) whose membership this patient is: see `Membership`.
+    user_id = UnicodeAttribute(null=True)
     by_clinic = PatientsByClinic()
+
+
+class Membership(_ReadsTolerantly, Model):
+    """A login's membership of a clinic: the person (Cognito `sub`) is that clinic's patient
+    `patient_id`. A person's memberships are one Query of their partition (the authorizer's, once
+    per token). A removed membership stays as a record with `removed_at` set and gives no access;
+    adding the person to that clinic again replaces it."""
+
+    class Meta(_Meta):
+        pass
+
+    user_id = UnicodeAttribute(hash_key=True)
+    clinic_id = UnicodeAttribute(range_key=True)
+    patient_id = UnicodeAttribute(default="")
+    created_at = UnicodeAttribute(default="")
+    removed_at = UnicodeAttribute(null=True)
 
 
 class VisitsByStart(LocalSecondaryIndex):
@@ -542,6 +560,7 @@ TABLES = {
     KeptEmail: "outbox",
     Reminder: "reminders",
     ReminderSweep: "reminders",
+    Membership: "memberships",
 }
 ALL_MODELS = tuple(TABLES)
 

@@ -23,7 +23,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, Upda
 from pynamodb.expressions.update import AddAction
 from pynamodb.transactions import TransactGet, TransactWrite
 
-from chalicelib import accounts, aws, history, inputs, outbox, rules, signing, times
+from chalicelib import accounts, added_email, aws, history, inputs, memberships, outbox, rules, signing, times
 from chalicelib.auth import Identity
 from chalicelib.domain import (
     DEFAULT_SESSION_CLASSES,
@@ -32,6 +32,7 @@ from chalicelib.domain import (
     ClinicSettings,
     PatientPage,
     PatientProfile,
+    PersonsClinics,
     Schedule,
     ScheduledVisit,
     VisitHistory,
@@ -106,6 +107,19 @@ def _clinic_and_item(clinic_id: str, model, *key) -> tuple[ClinicContext, object
 
 def patient_profile(identity: Identity) -> PatientProfile:
     return clinic_patient(identity.clinic_id, identity.patient_id)
+
+
+def persons_clinics(identity: Identity) -> PersonsClinics:
+    """The chosen membership (one round trip) and the names of all the person's clinics: with one
+    membership that is the same clinic, read once; with several, one batch read of their names."""
+    chosen = patient_profile(identity) if identity.clinic_id else None
+    if chosen is not None and len(identity.memberships) <= 1:
+        return PersonsClinics(chosen, [(chosen.clinic.clinic.clinic_id, chosen.clinic.clinic.name or "")])
+    wanted = sorted({membership.clinic_id for membership in identity.memberships})
+    found = Clinic.batch_get(wanted, attributes_to_get=["clinic_id", "name"]) if wanted else []
+    # A membership of a clinic that no longer exists is left out: there is nothing to choose there.
+    clinics = sorted(((clinic.clinic_id, clinic.name or "") for clinic in found), key=lambda c: (c[1].lower(), c[0]))
+    return PersonsClinics(chosen, clinics)
 
 
 def patient_language(identity: Identity) -> str:
@@ -434,8 +448,13 @@ def _check_classes_removable(clinic_id: str, context: ClinicContext, kept: set) 
 # --- Patients --------------------------------------------------------------------------
 
 
-def create_patient(identity: Identity, new: inputs.NewPatient, now: datetime) -> Patient:
-    clinic_context(identity.clinic_id)
+def create_patient(identity: Identity, new: inputs.NewPatient, now: datetime, portal_url: str) -> Patient:
+    """A patient of the clinic, and their membership of it for the email's login: a new login
+    (Cognito emails the invitation), or the person's existing one, linked (they get an email that
+    the clinic added them). Both ways cost the same: one look-up of the login, one email-sending
+    call, one transaction, and the answer is the same, so staff cannot tell whether an email has a
+    login elsewhere. The same person twice in one clinic is a Conflict."""
+    context = clinic_context(identity.clinic_id)
     email = new.email
     patient = Patient(
         new_id("pat"),
@@ -446,12 +465,37 @@ def create_patient(identity: Identity, new: inputs.NewPatient, now: datetime) ->
         created_at=times.format_instant(now),
     )
     touched(patient_id=patient.patient_id)
-    accounts.invite_patient(email, identity.clinic_id, patient.patient_id)
+    login = accounts.patient_login(email)
+    if login is None:
+        try:
+            login = accounts.invite_patient(email)
+        except accounts.LoginExists:  # made meanwhile by someone else
+            login = accounts.patient_login(email)
+    if login is None:
+        raise Conflict("This email's login changed meanwhile. Please try again.")
+    if login.legacy is not None:
+        # A login from before memberships were data: its first clinic becomes an item first, so
+        # the same person cannot be added to that clinic a second time.
+        memberships.keep(login.user_id, login.legacy, now)
+    patient.user_id = login.user_id
     try:
-        patient.save(condition=Patient.patient_id.does_not_exist())
-    except PutError:
-        accounts.remove_login(email)
+        with TransactWrite(connection=aws.transactions()) as write:
+            write.save(
+                memberships.new(login.user_id, identity.clinic_id, patient.patient_id, now),
+                condition=memberships.may_add(),
+            )
+            write.save(patient, condition=Patient.patient_id.does_not_exist())
+    except TransactWriteError as error:
+        if login.new:
+            accounts.remove_login(email)
+        reasons = error.cancellation_reasons or []
+        if reasons and getattr(reasons[0], "code", None) == "ConditionalCheckFailed":  # the membership's condition
+            raise Conflict("This person is already a patient of this clinic.") from None
         raise
+    if not login.new:
+        clinic = context.clinic
+        message = added_email.compose(clinic.name, clinic.phone, email, portal_url, language_of(patient), now)
+        added_email.send(message, identity.clinic_id, patient.patient_id)
     return patient
 
 

@@ -10,6 +10,7 @@ from chalicelib.domain import (
     ClinicSettings,
     PatientPage,
     PatientProfile,
+    PersonsClinics,
     Schedule,
     ScheduledVisit,
     VisitHistory,
@@ -115,7 +116,16 @@ def preferences_view(patient: Patient) -> dict:
     return {"email_reminders": bool(patient.email_reminders), "language": language_of(patient)}
 
 
-def me_view(profile: PatientProfile) -> dict:
+def me_view(person: PersonsClinics) -> dict:
+    """The chosen clinic and the patient there (both null while a person of several clinics has not
+    chosen one), and every clinic of theirs."""
+    clinics = [{"id": clinic_id, "name": name} for clinic_id, name in person.clinics]
+    if person.chosen is None:
+        return {"patient": None, "clinic": None, "clinics": clinics}
+    return {**_profile_view(person.chosen), "clinics": clinics}
+
+
+def _profile_view(profile: PatientProfile) -> dict:
     settings = _settings(profile.clinic)
     return {
         "patient": {"id": profile.patient.patient_id, "name": profile.patient.name or ""},

@@ -10,6 +10,10 @@ A path that no route has is the contract's 404 with the same shape: Chalice answ
 API Gateway's default 403, whose message repeats the request's Authorization header (a
 token, in an error), and drops the connection when that header is not ASCII.
 
+Like API Gateway, it caches the custom authorizer's answer per token for the authorizer's
+`ttl_seconds` and reuses it for every route: a warm request does not run the authorizer (nor the
+read of a patient's clinics it makes), in `make run`, the tests and the benchmark as on AWS.
+
 Answers without content are framed as HTTP says: `chalice local` writes a body after the
 headers of every answer, which for a HEAD (or a 204, a 304) leaves bytes on a kept-alive
 connection that the client takes for the start of its next answer.
@@ -24,6 +28,7 @@ import json
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+from chalice.app import ChaliceAuthorizer
 from chalice.local import (
     ChaliceRequestHandler,
     CustomLocalChalice,
@@ -35,6 +40,7 @@ from chalice.local import (
     NotAuthorizedError,
 )
 
+from chalicelib import auth
 from chalicelib.auth import Unauthorized
 
 UNAUTHORIZED_BODY = json.dumps(
@@ -77,8 +83,34 @@ class _NotFound(LocalGatewayException):
     CODE = 404
 
 
+_DEFAULT_TTL = 300  # API Gateway's, when an authorizer names none
+_MAX_CACHED = 10_000
+
+
 class _GatewayAuthorizer(LocalGatewayAuthorizer):
+    def __init__(self, app_object, cache: dict):
+        super().__init__(app_object)
+        self._cache = cache  # token → (until, the authorizer's context), shared by the server's requests
+
     def authorize(self, raw_path, lambda_event, lambda_context):
+        route = self._route_for_event(lambda_event)
+        authorizer = route.authorizer if route else None
+        token = (lambda_event.get("headers") or {}).get("authorization")
+        if not isinstance(authorizer, ChaliceAuthorizer) or not token:
+            return self._run(raw_path, lambda_event, lambda_context)
+        cached = self._cache.get(token)
+        if cached and cached[0] > auth.now():
+            # Our authorizer allows every route ("*"), so a cached answer is good for any of them.
+            lambda_event["requestContext"]["authorizer"] = dict(cached[1])
+            return lambda_event, lambda_context
+        lambda_event, lambda_context = self._run(raw_path, lambda_event, lambda_context)
+        if len(self._cache) >= _MAX_CACHED:
+            self._cache.clear()
+        ttl = getattr(authorizer.config, "ttl_seconds", None) or _DEFAULT_TTL
+        self._cache[token] = (auth.now() + ttl, dict(lambda_event["requestContext"]["authorizer"]))
+        return lambda_event, lambda_context
+
+    def _run(self, raw_path, lambda_event, lambda_context):
         try:
             return super().authorize(raw_path, lambda_event, lambda_context)
         except (NotAuthorizedError, Unauthorized):
@@ -94,9 +126,9 @@ class _GatewayAuthorizer(LocalGatewayAuthorizer):
 
 
 class PortalLocalGateway(LocalGateway):
-    def __init__(self, app_object, config):
+    def __init__(self, app_object, config, authorizer_cache: dict | None = None):
         super().__init__(app_object, config)
-        self._authorizer = _GatewayAuthorizer(app_object)
+        self._authorizer = _GatewayAuthorizer(app_object, {} if authorizer_cache is None else authorizer_cache)
 
     def _generate_lambda_event(self, method, path, headers, body):
         try:
@@ -111,9 +143,12 @@ class PortalLocalGateway(LocalGateway):
             raise _NotFound({"Content-Type": "application/json", "Cache-Control": "no-store"}, NOT_FOUND_BODY) from None
 
 
+_SERVER_AUTHORIZER_CACHE: dict = {}  # one per `make run` process, as API Gateway has one per stage
+
+
 class _RequestHandler(ChaliceRequestHandler):
     def __init__(self, request, client_address, server, app_object, config):
-        self.local_gateway = PortalLocalGateway(app_object, config)
+        self.local_gateway = PortalLocalGateway(app_object, config, _SERVER_AUTHORIZER_CACHE)
         BaseHTTPRequestHandler.__init__(self, request, client_address, server)
 
     def log_message(self, format, *args):  # the service's own JSON logs say enough

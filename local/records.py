@@ -5,11 +5,11 @@ stamped as the service's own (`system`). Never shipped to Lambda.
 """
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pyotp
 
-from chalicelib import accounts, scheduling, times
+from chalicelib import accounts, memberships, scheduling, times
 from chalicelib.domain import SYSTEM_ACTOR
 from chalicelib.models import Clinic, Visit
 
@@ -63,6 +63,19 @@ def visit(
         item.responded_at = stamp
         item.cancel_reason = reason
     return item
+
+
+def patient_login(email: str, clinic_id: str, patient_id: str, password: str, now: datetime | None = None) -> str:
+    """The person's login (made if the email has none yet, with a permanent password) and their
+    membership of the clinic as patient `patient_id`; the patient item is the caller's. Returns the
+    login's user id."""
+    now = now or datetime.now(UTC)
+    login = accounts.patient_login(email)
+    if login is None:
+        login = accounts.invite_patient(email)
+        accounts.set_permanent_password(email, password)
+    memberships.new(login.user_id, clinic_id, patient_id, now).save()
+    return login.user_id
 
 
 def staff_login(email: str, clinic_id: str, password: str) -> str:

@@ -94,7 +94,9 @@ Client portal (local mode) is running.
 Demo logins:
   patient  {demo.ALEX[2]} / {demo.PATIENT_PASSWORD}
   patient  {demo.SAM[2]} / {demo.PATIENT_PASSWORD}
+  patient  {demo.RILEY_EMAIL} / {demo.PATIENT_PASSWORD}  (a patient of both clinics)
   staff    {demo.STAFF_LOGIN[0]} / {demo.STAFF_LOGIN[1]}  (then a code from the TOTP secret below)
+  staff    {demo.NORTHSIDE_STAFF_LOGIN[0]} / {demo.NORTHSIDE_STAFF_LOGIN[1]}  (Northside Counseling; the second secret)
 
 {totp_lines}
   e.g. .venv/bin/python -c "import pyotp; print(pyotp.TOTP('<secret>').now())"

@@ -9,6 +9,10 @@ authenticator. `rotate-signing-key` adds a new key for list cursors and links an
 current. `replay-failures` sends the stream records behind the notes in the stream functions'
 on-failure queue to the function that gave up on them. `send-kept-emails` sends the clinic
 emails kept for want of a valid address (or refused by SES) once the cause is fixed.
+`migrate-memberships` turns the clinic and patient id that logins made before memberships were data
+carry in their attributes into membership items (safe to run again). `remove-patient` ends one
+patient's membership of one clinic (their login and other clinics stay) and stops their calendar feed
+and reminder emails.
 
 It lives outside `chalicelib/`, so it is never shipped to Lambda; it reaches the tables and
 Cognito through the service's own code, bound to the stage (`runtime.bind`).
@@ -22,6 +26,8 @@ Cognito through the service's own code, bound to the stage (`runtime.bind`).
     python -m ops.admin rotate-signing-key --stage prod
     python -m ops.admin replay-failures --stage prod
     python -m ops.admin send-kept-emails --stage prod --clinic-id riverside    # or every clinic: no --clinic-id
+    python -m ops.admin migrate-memberships --stage prod
+    python -m ops.admin remove-patient --stage prod --clinic-id riverside --patient-id pat_0123456789abcdef
 
 The table, staff user pool and secret come from the outputs of the stage's CloudFormation
 stack (named `client-portal-<stage>` unless --stack-name says otherwise), or from
@@ -36,15 +42,17 @@ import re
 import secrets
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import boto3
 from botocore.exceptions import ClientError
 
-from chalicelib import accounts, inputs, notifications, runtime, scheduling, signing
+from chalicelib import accounts, aws, calendar_feeds, inputs, memberships, notifications, runtime, scheduling, signing
+from chalicelib.auth import Identity, Membership, Role
 from chalicelib.config import Settings
 from chalicelib.errors import BadInput, Conflict
 from chalicelib.logs import logger
-from chalicelib.models import Clinic
+from chalicelib.models import Clinic, Patient
 from ops.stream_records import as_lambda_delivers
 
 STACK_NAME = "client-portal-{stage}"
@@ -56,6 +64,8 @@ _NEEDS = {
     "rotate-signing-key": ("SigningKeysSecretArn",),
     "replay-failures": ("StreamFailuresQueueUrl", "StreamFunctionName"),
     "send-kept-emails": ("ClinicsTableName", "OutboxTableName", "IdempotencyTableName", "SenderEmail"),
+    "migrate-memberships": ("UserPoolId", "PatientsTableName", "MembershipsTableName"),
+    "remove-patient": ("UserPoolId", "ClinicsTableName", "PatientsTableName", "MembershipsTableName"),
 }
 _FLAGS = {
     "ClinicsTableName": "clinics_table",
@@ -68,6 +78,9 @@ _FLAGS = {
     "IdempotencyTableName": "idempotency_table",
     "SenderEmail": "sender_email",
     "ConfigurationSetName": "configuration_set",
+    "UserPoolId": "user_pool_id",
+    "PatientsTableName": "patients_table",
+    "MembershipsTableName": "memberships_table",
 }
 # The stream no longer has the records (it keeps them 24 hours), or the shard is gone.
 _RECORDS_GONE = {"TrimmedDataAccessException", "ExpiredIteratorException", "ResourceNotFoundException"}
@@ -135,6 +148,85 @@ def send_kept_emails(args, where: dict[str, str]) -> list[str]:
             "`problem` in the outbox table, fix the cause, and run this again."
         )
     return lines
+
+
+def bind_to_patients(where: dict[str, str]) -> Settings:
+    """The patients' pool and the tables a person's memberships touch."""
+    stage = {
+        "USER_POOL_ID": where["UserPoolId"],
+        "CLINICS_TABLE": where.get("ClinicsTableName", ""),
+        "PATIENTS_TABLE": where["PatientsTableName"],
+        "MEMBERSHIPS_TABLE": where["MembershipsTableName"],
+    }
+    return runtime.bind(Settings.from_environment({**os.environ, **stage}))
+
+
+def migrate_memberships(args, where: dict[str, str]) -> list[str]:
+    """Every login of the patients' pool whose attributes name a clinic and patient gets that
+    membership as an item (unless it has one for that clinic, also a removed one), and the patient
+    item its login's id. Nothing else changes; running it again changes nothing."""
+    settings = bind_to_patients(where)
+    now = datetime.now(UTC)
+    logins = made = had = 0
+    pages = aws.cognito().get_paginator("list_users").paginate(UserPoolId=settings.user_pool_id)
+    for user in (user for page in pages for user in page.get("Users", [])):
+        logins += 1
+        attributes = {a["Name"]: a["Value"] for a in user.get("Attributes", [])}
+        clinic_id, patient_id = attributes.get("custom:clinic_id"), attributes.get("custom:patient_id")
+        if not (clinic_id and patient_id and attributes.get("sub")):
+            continue
+        if memberships.keep(attributes["sub"], Membership(clinic_id, patient_id), now):
+            made += 1
+        else:
+            had += 1
+        _name_the_login(patient_id, clinic_id, attributes["sub"])
+    return [
+        f"{logins} patient login{'s' if logins != 1 else ''} read: {made} membership{'s' if made != 1 else ''} "
+        f"made from their attributes, {had} there already.",
+        "Every login now works from its memberships; tokens issued before keep working as they did.",
+    ]
+
+
+def _name_the_login(patient_id: str, clinic_id: str, user_id: str) -> None:
+    """Records the login on its patient item, if that item is the clinic's and names none yet."""
+    try:
+        Patient(patient_id).update(
+            actions=[Patient.user_id.set(user_id)],
+            condition=Patient.patient_id.exists() & (Patient.clinic_id == clinic_id) & Patient.user_id.does_not_exist(),
+        )
+    except Exception as error:  # noqa: BLE001 (a failed condition: there is nothing to record)
+        if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
+
+
+def remove_patient(args, where: dict[str, str]) -> list[str]:
+    """Ends the patient's membership of the clinic: within 5 minutes (API Gateway's cache of the
+    authorizer's answer) their login no longer reaches this clinic, and its calendar feed stops now.
+    Their login, their other clinics and the clinic's records of their visits stay."""
+    bind_to_patients(where)
+    try:
+        patient = Patient.get(args.patient_id, consistent_read=True)
+    except Patient.DoesNotExist:
+        patient = None
+    if patient is None or patient.clinic_id != args.clinic_id:
+        raise AdminError(f"Clinic {args.clinic_id!r} has no patient {args.patient_id!r}.")
+    user_id = patient.user_id
+    if not user_id:
+        login = accounts.patient_login(patient.email) if patient.email else None
+        user_id = login.user_id if login is not None else None
+    removed = bool(user_id) and memberships.remove(user_id, args.clinic_id, args.patient_id, datetime.now(UTC))
+    as_patient = Identity("", "", Role.PATIENT, args.clinic_id, args.patient_id, 0)
+    calendar_feeds.stop_feed(as_patient)
+    # Nor do this clinic's reminders (and their links) reach them any more.
+    scheduling.update_preferences(as_patient, {"email_reminders": False})
+    if not user_id:
+        return [f"Patient {args.patient_id}: has no login; nothing to remove. Calendar feed and reminders stopped."]
+    if not removed:
+        return [f"Patient {args.patient_id}: removed from clinic {args.clinic_id} already."]
+    return [
+        f"Patient {args.patient_id}: removed from clinic {args.clinic_id}; their calendar feed and reminder emails "
+        "are stopped. Their login and any other clinic of theirs stay; the clinic's records of their visits stay."
+    ]
 
 
 def checked_settings(args) -> dict:
@@ -387,6 +479,22 @@ def parser() -> argparse.ArgumentParser:
     kept.add_argument("--idempotency-table", help="instead of the stack's IdempotencyTableName output")
     kept.add_argument("--sender-email", help="instead of the stack's SenderEmail output")
     kept.add_argument("--configuration-set", help="instead of the stack's ConfigurationSetName output")
+
+    patients = argparse.ArgumentParser(add_help=False)
+    patients.add_argument("--user-pool-id", help="instead of the stack's UserPoolId output (the patients' pool)")
+    patients.add_argument("--patients-table", help="instead of the stack's PatientsTableName output")
+    patients.add_argument("--memberships-table", help="instead of the stack's MembershipsTableName output")
+    commands.add_parser(
+        "migrate-memberships",
+        parents=[where, patients],
+        help="make the memberships of logins from before memberships were data (safe to run again)",
+    )
+    remove = commands.add_parser(
+        "remove-patient",
+        parents=[where, patients, clinic],
+        help="end one patient's membership of one clinic (their login and other clinics stay)",
+    )
+    remove.add_argument("--patient-id", required=True)
     return top
 
 
@@ -402,6 +510,8 @@ def main(argv: list[str] | None = None) -> int:
             "rotate-signing-key": rotate_signing_key,
             "replay-failures": replay_failures,
             "send-kept-emails": send_kept_emails,
+            "migrate-memberships": migrate_memberships,
+            "remove-patient": remove_patient,
         }[args.command]
         lines = command(args, where)
     except AdminError as error:

@@ -16,7 +16,6 @@ from botocore.exceptions import ClientError
 from chalice.test import Client
 
 from app import app as chalice_app
-from chalicelib import accounts
 from chalicelib import aws as aws_clients
 from chalicelib.config import Settings
 from chalicelib.logs import logger
@@ -169,17 +168,19 @@ class World:
     def email_of(self, name: str) -> str:
         return f"{name.lower()}.{self.clinic_id}@tests.example"
 
-    def add_patient(self, name: str) -> str:
+    def add_patient(self, name: str, email: str | None = None) -> str:
+        """A patient of this clinic, with a login (the email's existing one, if it has one) and its membership."""
         patient_id = f"pat_{uuid.uuid4().hex[:12]}"
+        email = email or self.email_of(name)
+        user_id = records.patient_login(email, self.clinic_id, patient_id, PASSWORD)
         Patient(
             patient_id,
             clinic_id=self.clinic_id,
             name=name,
-            email=self.email_of(name),
+            email=email,
             created_at="2026-01-01T00:00:00Z",
+            user_id=user_id,
         ).save()
-        accounts.invite_patient(self.email_of(name), self.clinic_id, patient_id)
-        accounts.set_permanent_password(self.email_of(name), PASSWORD)
         self.patients[name] = patient_id
         return patient_id
 

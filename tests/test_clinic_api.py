@@ -6,6 +6,7 @@ import pytest
 
 from chalicelib import aws as aws_clients
 from chalicelib import config, scheduling
+from chalicelib.models import Membership, Patient
 from tests import bodies
 
 DAY = timedelta(days=1)
@@ -134,8 +135,10 @@ def test_staff_add_a_patient_who_gets_a_portal_login(api, clinic):
     assert response.data["email"] == email
     user = aws_clients.cognito().admin_get_user(UserPoolId=config.current().user_pool_id, Username=email)
     attributes = {a["Name"]: a["Value"] for a in user["UserAttributes"]}
-    assert attributes["custom:patient_id"] == response.data["id"]
-    assert attributes["custom:clinic_id"] == clinic.clinic_id
+    assert "custom:patient_id" not in attributes  # the clinic is data: a membership of the login
+    membership = Membership.get(attributes["sub"], clinic.clinic_id, consistent_read=True)
+    assert membership.patient_id == response.data["id"] and membership.removed_at is None
+    assert Patient.get(response.data["id"]).user_id == attributes["sub"]
     assert user["UserStatus"] == "FORCE_CHANGE_PASSWORD"
     listed = api.get("/clinic/patients", clinic.staff_token).data["patients"]
     assert {

@@ -185,3 +185,20 @@ def test_a_new_address_is_ok_again_and_a_late_bounce_of_the_old_one_does_not_mar
     consume(json.dumps(reminder_event("Complaint", clinic, address=clinic.email_of("Alex"), **COMPLAINT)), caplog)
 
     assert listed_status(api, clinic) == "ok"
+
+
+def test_the_added_to_a_clinic_email_that_bounces_marks_the_patients_address_not_the_clinic_alarm(
+    consume, caplog, api, clinic
+):
+    event = reminder_event("Bounce", clinic, **PERMANENT)
+    event["mail"]["tags"] = {
+        "kind": ["added-to-clinic"],
+        "clinic_id": [clinic.clinic_id],
+        "patient_id": [clinic.patients["Alex"]],
+    }
+
+    records, metrics = consume(json.dumps(event), caplog)
+
+    assert listed_status(api, clinic) == "bouncing"
+    assert [m for m in metrics if "ReminderEmailBounce" in m] and not [m for m in metrics if "ClinicEmail" in m]
+    assert not [r for r in records if r.levelname == "ERROR"]

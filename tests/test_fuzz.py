@@ -69,7 +69,7 @@ class Stack:
     def __init__(self, running: LocalStack):
         self.url = running.url
         self.log = running.log_path
-        (self._staff_secret,) = running.staff_totp_secrets()
+        self._staff_secret, _northside = running.staff_totp_secrets()
         self._logged_in_at: float | None = None  # not yet (monotonic time starts at boot: no 0.0)
         self._tokens: dict[str, dict] = {}
 

@@ -80,7 +80,11 @@ def test_settings_changes_stay_in_their_clinic(api, two_clinics):
 
 def test_the_patient_and_clinic_come_from_the_token_not_the_request(api, two_clinics):
     first, second, visits = two_clinics
-    response = api.get(
-        f"/portal/sessions?patient_id={second.patients['Bea']}&clinic_id={second.clinic_id}", first.token_for("Alex")
-    )
+    response = api.get(f"/portal/sessions?patient_id={second.patients['Bea']}", first.token_for("Alex"))
     assert [v["id"] for v in response.data["sessions"]] == [visits["alex"]]
+    # A clinic a request names is only ever chosen among the person's own: another one is unknown.
+    for named in ({"X-Clinic-Id": second.clinic_id}, {}):
+        path = "/portal/sessions" + ("" if named else f"?clinic_id={second.clinic_id}")
+        refused = api.get(path, first.token_for("Alex"), headers=named)
+        assert refused.status_code == 404
+        assert refused.data == {"Code": "NotFoundError", "Message": "Unknown clinic."}

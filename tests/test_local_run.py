@@ -19,12 +19,16 @@ CONTENT_TYPES = {
 }
 
 
-def call(base, method, path, body=None, token=None):
+def call(base, method, path, body=None, token=None, headers=None):
     request = urllib.request.Request(
         base + path,
         method=method,
         data=json.dumps(body).encode() if body else None,
-        headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
+        headers={
+            "Content-Type": "application/json",
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+            **(headers or {}),
+        },
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -63,7 +67,7 @@ def test_the_demo_patient_sees_every_status(local_stack):
 
 
 def test_make_run_prints_the_demo_staff_totp_secret_whose_codes_log_staff_in(local_stack):
-    (secret,) = local_stack.staff_totp_secrets()
+    secret, _northside = local_stack.staff_totp_secrets()
     assert pyotp.TOTP(secret).now().isdigit()
     tokens = log_in_staff(local_stack.url, "staff@demo-clinic.example", "Demo-Staff-2026!", secret)
     assert call(local_stack.url, "GET", "/clinic/settings", token=tokens["id_token"])[0] == 200
@@ -82,7 +86,7 @@ def test_the_demo_staff_password_alone_gets_no_token(local_stack):
 
 def test_the_demo_staff_and_second_patient_log_in(local_stack):
     base = local_stack.url
-    (secret,) = local_stack.staff_totp_secrets()
+    secret, _northside = local_stack.staff_totp_secrets()
     staff = log_in_staff(base, "staff@demo-clinic.example", "Demo-Staff-2026!", secret)["id_token"]
     settings = call(base, "GET", "/clinic/settings", token=staff)[1]
     assert settings["admin_email"] == "frontdesk@demo-clinic.example"
@@ -95,6 +99,27 @@ def test_the_demo_staff_and_second_patient_log_in(local_stack):
         v for v in call(base, "GET", "/portal/sessions", token=sam)[1]["sessions"] if v["status"] == "awaiting_response"
     ]
     assert len(upcoming) >= 2
+
+
+def test_the_second_clinic_has_its_staff_and_riley_is_a_patient_of_both(local_stack):
+    base = local_stack.url
+    _demo, secret = local_stack.staff_totp_secrets()
+    staff = log_in_staff(base, "staff@northside.example", "Demo-Staff-2026!", secret)["id_token"]
+    settings = call(base, "GET", "/clinic/settings", token=staff)[1]
+    assert (settings["name"], settings["timezone"], settings["admin_email"]) == (
+        "Northside Counseling",
+        "America/Chicago",
+        "office@northside.example",
+    )
+    riley = login(base, "riley@demo-clinic.example", "Demo-Patient-2026!")
+    clinics = call(base, "GET", "/portal/me", token=riley)[1]["clinics"]
+    assert [c["name"] for c in clinics] == ["Demo Family Therapy", "Northside Counseling"]
+    assert call(base, "GET", "/portal/sessions", token=riley)[0] == 400
+    for clinic in clinics:
+        sessions = call(base, "GET", "/portal/sessions", token=riley, headers={"X-Clinic-Id": clinic["id"]})[1]
+        assert len([v for v in sessions["sessions"] if v["status"] == "awaiting_response"]) >= 2
+    alex = login(base, "alex@demo-clinic.example", "Demo-Patient-2026!")
+    assert [c["name"] for c in call(base, "GET", "/portal/me", token=alex)[1]["clinics"]] == ["Demo Family Therapy"]
 
 
 def test_the_page_and_the_api_description_are_served(local_stack):

@@ -46,6 +46,7 @@ def test_me_shows_the_patient_and_the_clinic(api, clinic):
             "patient_cancel_enabled": True,
             "cancel_cutoff_hours": 0,
         },
+        "clinics": [{"id": clinic.clinic_id, "name": "Test Family Therapy"}],
     }
 
 

@@ -32,6 +32,7 @@ TABLES = {
     "calendar-feeds": "CalendarFeedsTable",
     "outbox": "OutboxTable",
     "reminders": "RemindersTable",
+    "memberships": "MembershipsTable",
 }
 # Each function (Chalice's logical id), its handler, its policy file and its log group's suffix.
 FUNCTIONS = {

@@ -2,7 +2,7 @@
 // refresh, so every request handles a stale or refused token the same way.
 // The API contract is ../shared/portal-api.md (the contract document beside this repository).
 
-import { loadTokens, saveTokens } from './session.js';
+import { loadClinic, loadTokens, saveTokens } from './session.js';
 
 // Read once: the page may be deployed as static files in front of an API elsewhere.
 // Empty api-base: the API is where the page is (on API Gateway that includes the stage, e.g. /api).
@@ -51,6 +51,9 @@ export async function request(method, path, { body, token, as = 'json' } = {}) {
   const headers = { Accept: as === 'json' ? 'application/json' : '*/*' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (token) headers.Authorization = `Bearer ${token}`;
+  // A person of several clinics names the chosen one on every request of theirs.
+  const clinicId = token ? loadClinic() : null;
+  if (clinicId) headers['X-Clinic-Id'] = clinicId;
 
   let response;
   try {

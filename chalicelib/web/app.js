@@ -11,16 +11,17 @@
 
 import { api, ApiError, responsePath, SessionExpiredError } from './api.js';
 import { setUpCalendar } from './calendar.js';
+import { hasSeveralClinics, mustChooseClinic, setUpClinics, showClinicChoice } from './clinics.js';
 import { openCancelDialog, setUpCancelDialog } from './dialogs.js';
 import { $, clearMessage, showMessage } from './dom.js';
 import { toggleHistory } from './history.js';
 import { language, onLanguageChange, preferredLanguage, setLanguage, setText, t } from './i18n.js';
-import { endSession, expireSession, setUpLogin, showLogin, showView } from './login.js';
+import { endSession, expireSession, resetPortal, setUpLogin, showLogin, showView } from './login.js';
 import { errorMessage } from './messages.js';
 import { rangeFromAddress, rangeProblem, showRangeInAddress } from './range.js';
 import { focusVisit, renderTimezoneNote, renderVisits } from './render.js';
 import { loadPreferences, saveLanguage, setUpPreferences } from './preferences.js';
-import { loadTokens } from './session.js';
+import { loadClinic, loadTokens, saveClinic } from './session.js';
 import { state } from './state.js';
 
 // ---------------------------------------------------------------------------
@@ -38,8 +39,12 @@ async function loadMe() {
     $('#clinic-name').title = String(clinicName); // the whole name, where a phone cuts it short
   }
   setTitle();
-  setText($('#signed-in-as'), 'header.signedInAs', { name: String(state.me?.patient?.name ?? '') });
-  $('#account').hidden = false;
+  // A person of several clinics who has not chosen one yet has no patient name here.
+  if (state.me?.patient) setText($('#signed-in-as'), 'header.signedInAs', { name: String(state.me.patient.name ?? '') });
+  else setText($('#signed-in-as'), null);
+  $('#switch-clinic-button').hidden = !hasSeveralClinics(state.me) || !state.me?.clinic;
+  // Shown with the view it belongs to (showView), never over the login form on its way out.
+  $('#account').hidden = !$('#login-view').hidden;
   // The zone's note is drawn with the list (loadVisits), so it never pushes a list already shown.
   state.timezone = state.me?.clinic?.timezone || state.timezone;
 }
@@ -98,19 +103,47 @@ async function loadAddressRange() {
 
 async function startPortal({ focusTitle }) {
   const generation = state.generation;
+  const chosen = loadClinic();
   $('#portal-view').classList.add('is-loading');
-  // The saved language decides from here on. The portal shows once it is known, so it is worded
-  // once: nothing on screen changes language (and width) under the patient's eyes.
-  const preferences = loadPreferences();
-  await preferences.catch(() => {});
-  if (generation !== state.generation) return;
-  showView('portal');
   try {
-    await Promise.all([loadMe(), preferences, loadAddressRange()]);
+    if (!chosen) {
+      // Which clinics first: a person of several chooses one before anything else is loaded.
+      await loadMe();
+      if (generation !== state.generation) return;
+      if (mustChooseClinic(state.me)) {
+        showClinicChoice();
+        return;
+      }
+    }
+    // The saved language decides from here on. The portal shows once it is known, so it is worded
+    // once: nothing on screen changes language (and width) under the patient's eyes.
+    const preferences = loadPreferences();
+    await preferences.catch(() => {});
+    if (generation !== state.generation) return;
+    showView('portal');
+    await Promise.all([chosen ? loadMe() : null, preferences, loadAddressRange()]);
     if (focusTitle && generation === state.generation) $('#portal-title').focus();
   } catch (error) {
+    if (generation !== state.generation) return;
+    if (chosen && error instanceof ApiError && error.status === 404) {
+      // The chosen clinic is no longer one of theirs: choose again.
+      saveClinic(null);
+      resetPortal();
+      await startPortal({ focusTitle });
+      if (state.me && mustChooseClinic(state.me)) showClinicChoice({ key: 'clinics.gone' });
+      return;
+    }
+    // Failed before any view showed (offline, the API busy): the portal's view says what happened.
+    if ($('#login-view').hidden && $('#clinic-view').hidden) showView('portal');
     handlePortalError(error);
   }
+}
+
+/** "Switch clinic": forget this clinic's page and choose again. */
+function switchClinic() {
+  saveClinic(null);
+  resetPortal();
+  startPortal({ focusTitle: true });
 }
 
 // ---------------------------------------------------------------------------
@@ -301,6 +334,7 @@ function init() {
   setUpCancelDialog({ runVisitAction });
   setUpCalendar({ onError: (error) => handlePortalError(error) });
   setUpPreferences({ onError: (error) => handlePortalError(error) });
+  setUpClinics({ onChosen: () => startPortal({ focusTitle: true }), onSwitch: switchClinic });
 
   // A reload keeps the patient logged in: the tokens are in sessionStorage.
   if (loadTokens()) startPortal({ focusTitle: false });

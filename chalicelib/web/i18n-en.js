@@ -9,6 +9,10 @@ export default {
   "header.brand": "Client portal",
   "header.signedInAs": "Signed in as {name}",
   "header.logOut": "Log out",
+  "header.switchClinic": "Switch clinic",
+  "clinics.heading": "Choose a clinic",
+  "clinics.lead": "You are a patient of more than one clinic. Choose the clinic whose visits you want to see.",
+  "clinics.gone": "That clinic is no longer in your portal. Please choose a clinic.",
   "language.label": "Language",
 
   "login.heading": "Welcome",

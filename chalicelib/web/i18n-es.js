@@ -8,6 +8,10 @@ export default {
   "header.brand": "Portal del paciente",
   "header.signedInAs": "Sesión iniciada como {name}",
   "header.logOut": "Cerrar sesión",
+  "header.switchClinic": "Cambiar de clínica",
+  "clinics.heading": "Elija una clínica",
+  "clinics.lead": "Usted es paciente de más de una clínica. Elija la clínica cuyas citas quiere ver.",
+  "clinics.gone": "Esa clínica ya no está en su portal. Elija una clínica.",
   "language.label": "Idioma",
 
   "login.heading": "Bienvenido",

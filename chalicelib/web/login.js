@@ -21,7 +21,8 @@ let startPortal = null;
 export function showView(name) {
   $('#login-view').hidden = name !== 'login';
   $('#portal-view').hidden = name !== 'portal';
-  $('#account').hidden = name !== 'portal' || !state.me;
+  $('#clinic-view').hidden = name !== 'clinics';
+  $('#account').hidden = name === 'login' || !state.me;
 }
 
 /** Shows the login form, optionally with a message (e.g. session expired). */
@@ -36,8 +37,8 @@ export function showLogin(message) {
   $('#login-email').focus();
 }
 
-/** Forgets everything about the logged-in patient. */
-function resetPortal() {
+/** Forgets everything about the logged-in patient (on log out, and before switching clinic). */
+export function resetPortal() {
   state.generation += 1;
   state.me = null;
   state.visits = [];
@@ -52,6 +53,8 @@ function resetPortal() {
   $('#clinic-name').removeAttribute('title');
   document.title = t('page.titleLoggedOut');
   setText($('#signed-in-as'), null);
+  $('#switch-clinic-button').hidden = true;
+  $('#clinic-list').replaceChildren();
   $('#range-from').value = '';
   $('#range-to').value = '';
   setText($('#timezone-note'), null);

@@ -1,9 +1,11 @@
-// Where the login's tokens are kept. sessionStorage: they survive a reload, not a closed tab.
+// Where the login's tokens are kept, and the clinic a person of several clinics chose.
+// sessionStorage: they survive a reload, not a closed tab.
 
 const STORAGE_KEYS = {
   idToken: 'portal.id_token',
   refreshToken: 'portal.refresh_token',
   expiresAt: 'portal.expires_at',
+  clinicId: 'portal.clinic_id',
 };
 
 export function saveTokens({ id_token, refresh_token, expires_in }) {
@@ -27,4 +29,14 @@ export function loadTokens() {
 
 export function clearTokens() {
   for (const key of Object.values(STORAGE_KEYS)) sessionStorage.removeItem(key);
+}
+
+/** The clinic chosen for this session (only a person of several clinics chooses one), or null. */
+export function loadClinic() {
+  return sessionStorage.getItem(STORAGE_KEYS.clinicId) || null;
+}
+
+export function saveClinic(clinicId) {
+  if (clinicId) sessionStorage.setItem(STORAGE_KEYS.clinicId, clinicId);
+  else sessionStorage.removeItem(STORAGE_KEYS.clinicId);
 }

@@ -31,7 +31,7 @@ def stack():
 
 @pytest.fixture(scope="session")
 def staff(stack) -> StaffApi:
-    (totp_secret,) = stack.staff_totp_secrets()
+    totp_secret, _northside = stack.staff_totp_secrets()
     return StaffApi(stack.url, totp_secret)
 
 

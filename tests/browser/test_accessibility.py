@@ -5,6 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from .conftest import AXE  # noqa: F401 (other test modules take it from here)
 from .portal import axe_violations, button, expect_visits_loaded, log_in, row
 from .stack import PATIENT_LOGIN
 
