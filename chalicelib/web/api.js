@@ -2,7 +2,6 @@
 // refresh, so every request handles a stale or refused token the same way.
 // The API contract is ../shared/portal-api.md (the contract document beside this repository).
 
-import { MESSAGES } from './messages.js';
 import { loadClinic, loadTokens, saveTokens } from './session.js';
 
 // Read once: the page may be deployed as static files in front of an API elsewhere.
@@ -14,7 +13,10 @@ const API_BASE = ((document.querySelector('meta[name="api-base"]')?.content || '
 // expires in flight.
 const REFRESH_MARGIN_MS = 60 * 1000;
 
-/** The API answered with an error status. `message` is the API's Message (or a fallback). */
+/**
+ * The API answered with an error status. The page words it from `code` and `status`
+ * (messages.js); the API's English Message is kept for the console only.
+ */
 export class ApiError extends Error {
   constructor(status, message, code) {
     super(message);
@@ -61,22 +63,20 @@ export async function request(method, path, { body, token, as = 'json' } = {}) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
-    throw new NetworkError(MESSAGES.network);
+    throw new NetworkError('network');
   }
 
   if (response.ok && as === 'blob') {
     try {
       return await response.blob();
     } catch {
-      throw new NetworkError(MESSAGES.network); // The connection dropped mid-body.
+      throw new NetworkError('network'); // The connection dropped mid-body.
     }
   }
   const data = await readJson(response);
   if (!response.ok) {
-    const message = typeof data?.Message === 'string' && data.Message
-      ? data.Message
-      : `Something went wrong (error ${response.status}). Please try again.`;
-    throw new ApiError(response.status, message, data?.Code);
+    const message = typeof data?.Message === 'string' ? data.Message : `HTTP ${response.status}`;
+    throw new ApiError(response.status, message, typeof data?.Code === 'string' ? data.Code : undefined);
   }
   return data;
 }
@@ -89,7 +89,7 @@ function refreshTokens() {
   if (!refreshInFlight) {
     refreshInFlight = (async () => {
       const refreshToken = loadTokens()?.refreshToken;
-      if (!refreshToken) throw new SessionExpiredError(MESSAGES.sessionExpired);
+      if (!refreshToken) throw new SessionExpiredError('session expired');
       try {
         saveTokens(await request('POST', '/auth/refresh', { body: { refresh_token: refreshToken } }));
       } catch (error) {
@@ -98,9 +98,9 @@ function refreshTokens() {
         // tokens and let the patient try again.
         if (error instanceof NetworkError) throw error;
         if (error instanceof ApiError && (error.status === 400 || error.status === 401)) {
-          throw new SessionExpiredError(MESSAGES.sessionExpired);
+          throw new SessionExpiredError('session expired');
         }
-        throw new RetryLaterError(MESSAGES.busy);
+        throw new RetryLaterError('retry later');
       }
     })().finally(() => { refreshInFlight = null; });
   }
@@ -113,7 +113,7 @@ function refreshTokens() {
  */
 export async function api(method, path, body, { as = 'json' } = {}) {
   let tokens = loadTokens();
-  if (!tokens) throw new SessionExpiredError(MESSAGES.sessionExpired);
+  if (!tokens) throw new SessionExpiredError('session expired');
   if (tokens.expiresAt && Date.now() > tokens.expiresAt - REFRESH_MARGIN_MS) {
     await refreshTokens();
     tokens = loadTokens();
@@ -128,7 +128,7 @@ export async function api(method, path, body, { as = 'json' } = {}) {
     return await request(method, path, { body, token: loadTokens().idToken, as });
   } catch (error) {
     // A fresh token that is still refused: nothing more we can do without a new login.
-    if (error instanceof ApiError && error.status === 401) throw new SessionExpiredError(MESSAGES.sessionExpired);
+    if (error instanceof ApiError && error.status === 401) throw new SessionExpiredError('session expired');
     throw error;
   }
 }

@@ -9,16 +9,18 @@
 // it only ever reaches the page through textContent / setAttribute, never through innerHTML.
 // The API contract is ../shared/portal-api.md (the contract document beside this repository).
 
-import { api, ApiError, NetworkError, responsePath, RetryLaterError, SessionExpiredError } from './api.js';
+import { api, ApiError, responsePath, SessionExpiredError } from './api.js';
 import { setUpCalendar } from './calendar.js';
 import { hasSeveralClinics, mustChooseClinic, setUpClinics, showClinicChoice } from './clinics.js';
 import { openCancelDialog, setUpCancelDialog } from './dialogs.js';
 import { $, clearMessage, showMessage } from './dom.js';
 import { toggleHistory } from './history.js';
+import { language, onLanguageChange, preferredLanguage, setLanguage, setText, t } from './i18n.js';
 import { endSession, expireSession, resetPortal, setUpLogin, showLogin, showView } from './login.js';
-import { MESSAGES } from './messages.js';
+import { errorMessage } from './messages.js';
+import { rangeFromAddress, rangeProblem, showRangeInAddress } from './range.js';
 import { focusVisit, renderTimezoneNote, renderVisits } from './render.js';
-import { loadPreferences, setUpPreferences } from './preferences.js';
+import { loadPreferences, saveLanguage, setUpPreferences } from './preferences.js';
 import { loadClinic, loadTokens, saveClinic } from './session.js';
 import { state } from './state.js';
 
@@ -31,15 +33,26 @@ async function loadMe() {
   const me = await api('GET', '/portal/me');
   if (generation !== state.generation) return;
   state.me = me;
-  const clinicName = String(state.me?.clinic?.name ?? 'Client portal');
-  $('#clinic-name').textContent = clinicName;
-  document.title = `Scheduling – ${clinicName}`;
+  const clinicName = state.me?.clinic?.name;
+  if (clinicName) {
+    setText($('#clinic-name'), String(clinicName)); // the clinic's name is data, not words
+    $('#clinic-name').title = String(clinicName); // the whole name, where a phone cuts it short
+  }
+  setTitle();
   // A person of several clinics who has not chosen one yet has no patient name here.
-  $('#signed-in-as').textContent = state.me?.patient ? `Signed in as ${String(state.me.patient.name ?? '')}` : '';
+  if (state.me?.patient) setText($('#signed-in-as'), 'header.signedInAs', { name: String(state.me.patient.name ?? '') });
+  else setText($('#signed-in-as'), null);
   $('#switch-clinic-button').hidden = !hasSeveralClinics(state.me) || !state.me?.clinic;
-  $('#account').hidden = false;
+  // Shown with the view it belongs to (showView), never over the login form on its way out.
+  $('#account').hidden = !$('#login-view').hidden;
+  // The zone's note is drawn with the list (loadVisits), so it never pushes a list already shown.
   state.timezone = state.me?.clinic?.timezone || state.timezone;
-  renderTimezoneNote();
+}
+
+/** The tab's title: the page and, once known, the clinic. */
+function setTitle() {
+  const clinicName = state.me?.clinic?.name;
+  document.title = clinicName ? t('page.title', { clinic: String(clinicName) }) : t('page.titleLoggedOut');
 }
 
 /** GET /portal/sessions; without a range the API picks its default and tells us which. */
@@ -53,7 +66,7 @@ async function loadVisits(range) {
   const showButton = $('#show-visits');
   showButton.disabled = true;
   document.querySelectorAll('.visits').forEach((s) => s.setAttribute('aria-busy', 'true'));
-  $('#visits-summary').textContent = MESSAGES.loading;
+  setText($('#visits-summary'), 'visits.loading');
   try {
     const data = await api('GET', path);
     if (generation !== state.generation) return;
@@ -66,22 +79,34 @@ async function loadVisits(range) {
     renderVisits();
   } catch (error) {
     // Leave the previous list on screen; the summary must not keep saying "Loading".
-    if (generation === state.generation) $('#visits-summary').textContent = '';
+    if (generation === state.generation) setText($('#visits-summary'), null);
     throw error;
   } finally {
     showButton.disabled = false;
     document.querySelectorAll('.visits').forEach((s) => s.removeAttribute('aria-busy'));
+    // The sections below the list wait for its first answer: shown together, nothing moves.
+    if (generation === state.generation) $('#portal-view').classList.remove('is-loading');
+  }
+}
+
+/** The range in the address (see range.js); one the API still refuses gives way to its default. */
+async function loadAddressRange() {
+  const range = rangeFromAddress();
+  try {
+    await loadVisits(range);
+  } catch (error) {
+    if (!range || !(error instanceof ApiError) || error.status !== 400) throw error;
+    showRangeInAddress(null);
+    await loadVisits(null);
   }
 }
 
 async function startPortal({ focusTitle }) {
-  showView('portal');
   const generation = state.generation;
   const chosen = loadClinic();
+  $('#portal-view').classList.add('is-loading');
   try {
-    if (chosen) {
-      await Promise.all([loadMe(), loadVisits(null), loadPreferences()]);
-    } else {
+    if (!chosen) {
       // Which clinics first: a person of several chooses one before anything else is loaded.
       await loadMe();
       if (generation !== state.generation) return;
@@ -89,8 +114,14 @@ async function startPortal({ focusTitle }) {
         showClinicChoice();
         return;
       }
-      await Promise.all([loadVisits(null), loadPreferences()]);
     }
+    // The saved language decides from here on. The portal shows once it is known, so it is worded
+    // once: nothing on screen changes language (and width) under the patient's eyes.
+    const preferences = loadPreferences();
+    await preferences.catch(() => {});
+    if (generation !== state.generation) return;
+    showView('portal');
+    await Promise.all([chosen ? loadMe() : null, preferences, loadAddressRange()]);
     if (focusTitle && generation === state.generation) $('#portal-title').focus();
   } catch (error) {
     if (generation !== state.generation) return;
@@ -99,9 +130,11 @@ async function startPortal({ focusTitle }) {
       saveClinic(null);
       resetPortal();
       await startPortal({ focusTitle });
-      if (state.me && mustChooseClinic(state.me)) showClinicChoice(MESSAGES.clinicGone);
+      if (state.me && mustChooseClinic(state.me)) showClinicChoice({ key: 'clinics.gone' });
       return;
     }
+    // Failed before any view showed (offline, the API busy): the portal's view says what happened.
+    if ($('#login-view').hidden && $('#clinic-view').hidden) showView('portal');
     handlePortalError(error);
   }
 }
@@ -117,11 +150,6 @@ function switchClinic() {
 // Errors shown on the logged-in page
 // ---------------------------------------------------------------------------
 
-function clinicPhoneSentence() {
-  const phone = state.me?.clinic?.phone;
-  return phone ? `Please call the clinic at ${phone}.` : 'Please call the clinic.';
-}
-
 /**
  * Turns any failure into words for the patient. `context.action` is the visit action
  * that failed (if any): a 403 only means "cancellation is off" for a cancel.
@@ -131,33 +159,18 @@ function handlePortalError(error, context = {}) {
     expireSession();
     return;
   }
-  const region = $('#portal-message');
-  if (error instanceof NetworkError) {
-    showMessage(region, MESSAGES.network);
-  } else if (error instanceof RetryLaterError) {
-    showMessage(region, MESSAGES.busy);
-  } else if (error instanceof ApiError && error.status === 429 && context.action) {
-    // The visit's answer was changed too often online: the clinic takes it from here.
-    showMessage(region, `${MESSAGES.tooManyChanges} ${clinicPhoneSentence()}`);
-  } else if (error instanceof ApiError && error.status === 409) {
-    showMessage(region, `This visit can no longer be changed online. ${clinicPhoneSentence()}`);
-    reloadAfterStaleAction(context.visitId);
-  } else if (error instanceof ApiError && error.status === 403 && context.action === 'cancel') {
-    const phone = state.me?.clinic?.phone;
-    showMessage(region, `The clinic takes cancellations by phone. ${phone ? `Please call ${phone}.` : 'Please call the clinic.'}`);
-    // The clinic turned cancellation off since the list was loaded: drop the stale Cancel buttons.
-    reloadAfterStaleAction(context.visitId);
-  } else if (error instanceof ApiError && error.status === 403 && !state.me) {
+  const message = errorMessage(error, { ...context, phone: state.me?.clinic?.phone, patient: Boolean(state.me) });
+  if (error instanceof ApiError && error.status === 403 && !state.me && context.action !== 'cancel') {
     // A staff login on the patient portal: /portal/* is not theirs.
-    endSession(MESSAGES.notPatient);
-  } else if (error instanceof ApiError) {
-    showMessage(region, error.message);
-    // A visit that is gone (404) means the list on screen is stale too.
-    if (error.status === 404 && context.action) reloadAfterStaleAction(context.visitId);
-  } else {
-    console.error(error); // A bug in this page; say something rather than nothing.
-    showMessage(region, 'Something went wrong. Please reload the page and try again.');
+    endSession(message);
+    return;
   }
+  showMessage($('#portal-message'), message);
+  // A visit closed meanwhile (409), cancellation turned off (403 on a cancel) or a visit gone (404):
+  // the list on screen is stale, so show the visits as they are now.
+  const stale = error instanceof ApiError && context.action
+    && (error.status === 409 || error.status === 404 || (error.status === 403 && context.action === 'cancel'));
+  if (stale) reloadAfterStaleAction(context.visitId);
 }
 
 /** The list on screen no longer matches the clinic's: show the visits as they are now. */
@@ -247,13 +260,54 @@ function onVisitActionClick(event) {
 async function onRangeSubmit(event) {
   event.preventDefault();
   clearMessage($('#portal-message'));
-  // The API validates the range (order, length) and says what is wrong in words.
   const range = { from: $('#range-from').value, to: $('#range-to').value };
+  // Said here, in the patient's words; the API checks the same rules (and answers a bare 400).
+  const problem = rangeProblem(range);
+  if (problem) {
+    showMessage($('#portal-message'), problem);
+    return;
+  }
   try {
     if (!state.me) await loadMe(); // The first load may have failed (offline).
     await loadVisits(range);
+    showRangeInAddress(state.range, { push: true });
   } catch (error) {
     handlePortalError(error);
+  }
+}
+
+/** Back and forward move between ranges the patient chose: show the one in the address. */
+async function onAddressChange() {
+  if (!loadTokens() || $('#portal-view').hidden) return;
+  clearMessage($('#portal-message'));
+  try {
+    await loadAddressRange();
+  } catch (error) {
+    handlePortalError(error);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Language
+// ---------------------------------------------------------------------------
+
+function showLanguageChoice() {
+  for (const option of document.querySelectorAll('[data-language]')) {
+    option.setAttribute('aria-pressed', String(option.dataset.language === language()));
+  }
+}
+
+/** The switch: the page changes at once; a logged-in patient's choice is saved for the emails too. */
+async function onLanguageSwitch(event) {
+  const option = event.target.closest('[data-language]');
+  if (!option || option.dataset.language === language()) return;
+  setLanguage(option.dataset.language);
+  if (state.me && loadTokens()) {
+    try {
+      await saveLanguage(option.dataset.language);
+    } catch (error) {
+      handlePortalError(error);
+    }
   }
 }
 
@@ -262,6 +316,17 @@ async function onRangeSubmit(event) {
 // ---------------------------------------------------------------------------
 
 function init() {
+  // Words first, before either view shows: this tab's choice, else the browser's languages.
+  onLanguageChange(() => {
+    showLanguageChoice();
+    setTitle();
+    if (state.timezone) renderTimezoneNote();
+    if (state.range) renderVisits();
+  });
+  setLanguage(preferredLanguage());
+  $('.language-switch').addEventListener('click', onLanguageSwitch);
+  window.addEventListener('popstate', onAddressChange);
+
   // The other modules never import this one: what they need of it is handed in here.
   setUpLogin({ startPortal });
   $('#range-form').addEventListener('submit', onRangeSubmit);

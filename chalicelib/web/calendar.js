@@ -5,20 +5,13 @@
 // saved from a Blob URL. The feed's address comes back only once, when it is made (the server
 // keeps a hash of it): the page shows it until the patient leaves, and can always replace it.
 
-import { api, ApiError, apiUrl, calendarFilePath, NetworkError, SessionExpiredError } from './api.js';
+import { api, ApiError, apiUrl, calendarFilePath, SessionExpiredError } from './api.js';
 import { $, clearMessage, el, showMessage } from './dom.js';
-import { MESSAGES } from './messages.js';
+import { setText, t } from './i18n.js';
+import { errorMessage } from './messages.js';
 import { state } from './state.js';
 
 const FEED_PATH = '/portal/calendar-feed';
-const FEED_WORDS = {
-  ready: 'Your new feed address is ready. Copy it into your calendar app.',
-  copied: 'Address copied. Paste it into your calendar app.',
-  copyByHand: 'The address is selected: press Ctrl+C (⌘C on a Mac) to copy it.',
-  stopped: 'Sharing stopped. The feed address no longer works, so calendar apps get no more updates from it.',
-  getFirst: 'Get feed address',
-  getNew: 'Get a new address',
-};
 
 // app.js's error handler (session expiry, network trouble, messages), handed in by setUpCalendar.
 let reportError = () => {};
@@ -39,7 +32,7 @@ export function offersCalendarFile(visit, past) {
 export function calendarLink(visit, describedBy) {
   return el('a', {
     className: 'calendar-link',
-    text: 'Add to calendar',
+    text: t('action.addToCalendar'),
     attrs: {
       href: apiUrl(calendarFilePath(String(visit.id))),
       download: `appointment-${String(visit.date)}.ics`,
@@ -89,28 +82,22 @@ function showAddress(url) {
   $('#feed-url').value = url;
   $('#feed-address').hidden = false;
   $('#feed-copy').hidden = false;
-  $('#feed-create').textContent = FEED_WORDS.getNew;
+  setText($('#feed-create'), 'feed.getNew');
 }
 
 function hideAddress() {
   $('#feed-url').value = '';
   $('#feed-address').hidden = true;
   $('#feed-copy').hidden = true;
-  $('#feed-create').textContent = FEED_WORDS.getFirst;
+  setText($('#feed-create'), 'feed.getFirst');
 }
 
 /** Feed failures in words, next to the feed; an ended session goes back to app.js. */
 function reportFeedError(error) {
-  const region = $('#feed-message');
   if (error instanceof SessionExpiredError || (error instanceof ApiError && error.status === 403)) {
     reportError(error);
-  } else if (error instanceof NetworkError) {
-    showMessage(region, MESSAGES.network);
-  } else if (error instanceof ApiError) {
-    showMessage(region, error.message);
   } else {
-    console.error(error); // A bug in this page; say something rather than nothing.
-    showMessage(region, 'Something went wrong. Please reload the page and try again.');
+    showMessage($('#feed-message'), errorMessage(error, { patient: Boolean(state.me) }));
   }
 }
 
@@ -134,7 +121,7 @@ async function createFeed() {
   const url = outcome?.result?.url;
   if (typeof url !== 'string') return;
   showAddress(url);
-  showMessage($('#feed-message'), FEED_WORDS.ready, 'notice');
+  showMessage($('#feed-message'), { key: 'feed.ready' }, 'notice');
   const field = $('#feed-url');
   field.focus();
   field.select();
@@ -152,11 +139,11 @@ async function copyAddress() {
   try {
     if (!navigator.clipboard?.writeText) throw new Error('no clipboard here');
     await navigator.clipboard.writeText(url);
-    showMessage($('#feed-message'), FEED_WORDS.copied, 'notice');
+    showMessage($('#feed-message'), { key: 'feed.copied' }, 'notice');
   } catch {
     // No clipboard (an insecure page, a refused permission): the selected field is the fallback.
     selectAddress();
-    showMessage($('#feed-message'), FEED_WORDS.copyByHand, 'notice');
+    showMessage($('#feed-message'), { key: 'feed.copyByHand' }, 'notice');
   }
 }
 
@@ -164,7 +151,7 @@ async function stopSharing() {
   const outcome = await runFeedRequest(() => api('DELETE', FEED_PATH));
   if (!outcome) return;
   hideAddress();
-  showMessage($('#feed-message'), FEED_WORDS.stopped, 'notice');
+  showMessage($('#feed-message'), { key: 'feed.stopped' }, 'notice');
   $('#feed-create').focus();
 }
 

@@ -3,7 +3,8 @@
 
 import { api, responsePath } from './api.js';
 import { $, clearMessage, showMessage } from './dom.js';
-import { formatDate } from './format.js';
+import { formatClock, formatDate, formatSlot, zoneName } from './format.js';
+import { t } from './i18n.js';
 import { focusVisit } from './render.js';
 import { state } from './state.js';
 
@@ -15,8 +16,12 @@ export function openCancelDialog(row) {
   if (!visit) return;
   cancelDialogState.row = row;
   const where = [visit.provider, visit.location].filter(Boolean).map(String).join(', ');
-  $('#cancel-dialog-visit').textContent =
-    `${formatDate(visit.date)} at ${String(visit.start_time ?? '')}${where ? ` — ${where}` : ''}`;
+  // The zone said here too: the dialog is read on its own, away from the note above the list.
+  const zone = zoneName(state.timezone);
+  const slot = zone
+    ? t('slot.withZone', { date: formatDate(visit.date), time: formatClock(visit.start_time), zone })
+    : formatSlot(visit.date, visit.start_time);
+  $('#cancel-dialog-visit').textContent = where ? t('slot.where', { slot, where }) : slot;
   $('#cancel-reason').value = '';
   clearMessage($('#portal-message'));
   $('#cancel-dialog').showModal(); // Modal: traps focus, Escape closes.
@@ -50,11 +55,20 @@ async function sendCancellation(event, runVisitAction) {
   });
 
   if (visit) {
-    if (notice) showMessage($('#portal-message'), String(notice), 'notice');
+    if (notice) showMessage($('#portal-message'), cancelNotice(String(notice)), 'notice');
     focusVisit(visit.id, ['change']);
   } else {
     focusVisit(row.dataset.visitId, ['cancel', 'confirm']);
   }
+}
+
+// The contract's default cancel notice. A clinic's own notice is its own words (shown as they
+// are, like a provider's name); the default is the page's, so it reads in the patient's language.
+const DEFAULT_CANCEL_NOTICE = 'Your cancellation request has been sent to the clinic. '
+  + 'It is still your responsibility to call the clinic to cancel this appointment.';
+
+function cancelNotice(notice) {
+  return notice.trim() === DEFAULT_CANCEL_NOTICE ? { key: 'cancel.noticeDefault' } : notice;
 }
 
 /**

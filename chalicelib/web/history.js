@@ -3,7 +3,8 @@
 
 import { api } from './api.js';
 import { el } from './dom.js';
-import { formatDate, formatMoment } from './format.js';
+import { formatMoment, formatSlot } from './format.js';
+import { t } from './i18n.js';
 import { state } from './state.js';
 
 // Whose history is open survives the table being rebuilt (after an answer, a new range).
@@ -24,7 +25,7 @@ export function historyButton(visit, describedBy) {
   const open = isHistoryOpen(visit.id);
   return el('button', {
     className: 'button button--link history-toggle',
-    text: 'History',
+    text: t('action.history'),
     attrs: {
       type: 'button',
       'data-history': String(visit.id),
@@ -44,12 +45,12 @@ export function historyRow(visit, past) {
     attrs: {
       id: regionId(visit.id),
       role: 'region',
-      'aria-label': `History of the visit on ${formatDate(visit.date)} at ${String(visit.start_time ?? '')}`,
+      'aria-label': t('history.regionLabel', { slot: formatSlot(visit.date, visit.start_time) }),
       'aria-live': 'polite',
       'aria-busy': 'true',
     },
   });
-  region.append(el('p', { className: 'history__note', text: 'Loading history…' }));
+  region.append(el('p', { className: 'history__note', text: t('history.loading') }));
   cell.append(region);
   row.append(cell);
   loadHistory(visit.id, region);
@@ -78,7 +79,7 @@ async function loadHistory(visitId, region) {
     events = (await api('GET', historyPath(visitId)))?.events;
   } catch {
     if (generation !== state.generation) return;
-    region.replaceChildren(el('p', { className: 'history__note', text: 'The history could not be loaded. Please try again.' }));
+    region.replaceChildren(el('p', { className: 'history__note', text: t('history.failed') }));
     region.removeAttribute('aria-busy');
     return;
   }
@@ -88,45 +89,38 @@ async function loadHistory(visitId, region) {
     const item = el('li', {});
     item.append(el('span', { text: sentence(event) }));
     if (event.by === 'you' && event.reason) {
-      item.append(el('span', { className: 'history__reason', text: ` Your reason: “${String(event.reason)}”` }));
+      item.append(' ', el('span', { className: 'history__reason', text: t('history.yourReason', { reason: String(event.reason) }) }));
     }
     list.append(item);
   }
-  region.replaceChildren(list.children.length ? list : el('p', { className: 'history__note', text: 'No changes yet.' }));
+  region.replaceChildren(list.children.length ? list : el('p', { className: 'history__note', text: t('history.empty') }));
   region.removeAttribute('aria-busy');
 }
 
+// Each kind of event, said by the patient (you) or by the clinic.
+const SENTENCES = {
+  created: { you: 'history.created', clinic: 'history.created' },
+  confirmed: { you: 'history.confirmed.you', clinic: 'history.confirmed.clinic' },
+  cancel_requested: { you: 'history.cancel_requested.you', clinic: 'history.cancel_requested.clinic' },
+  answer_removed: { you: 'history.answer_removed.you', clinic: 'history.answer_removed.clinic' },
+  moved: { you: 'history.moved', clinic: 'history.moved' },
+  cancelled: { you: 'history.cancelled', clinic: 'history.cancelled' },
+  completed: { you: 'history.completed', clinic: 'history.completed' },
+  details_changed: { you: 'history.details_changed', clinic: 'history.details_changed' },
+  reminder_sent: { you: 'history.reminder_sent', clinic: 'history.reminder_sent' },
+};
+
 function sentence(event) {
   const when = formatMoment(event.at, state.timezone);
-  const you = event.by === 'you';
-  switch (event.what) {
-    case 'created':
-      return `The clinic scheduled this visit on ${when}.`;
-    case 'confirmed':
-      return you ? `You confirmed on ${when}.` : `The clinic marked this visit confirmed on ${when}.`;
-    case 'cancel_requested':
-      return you ? `You asked to cancel on ${when}.` : `The clinic recorded a cancellation request on ${when}.`;
-    case 'answer_removed':
-      return you ? `You changed your answer on ${when}.` : `The clinic cleared your answer on ${when}.`;
-    case 'moved':
-      return `The clinic moved this visit from ${slot(event, 0)} to ${slot(event, 1)} on ${when}.`;
-    case 'cancelled':
-      return `The clinic cancelled this visit on ${when}.`;
-    case 'completed':
-      return `The clinic marked this visit completed on ${when}.`;
-    case 'details_changed':
-      return `The clinic updated this visit's details on ${when}.`;
-    case 'reminder_sent':
-      return `A reminder was emailed to you on ${when}.`;
-    default:
-      return `This visit changed on ${when}.`;
-  }
+  const keys = Object.hasOwn(SENTENCES, event.what) ? SENTENCES[event.what] : null;
+  if (!keys) return t('history.other', { when });
+  return t(event.by === 'you' ? keys.you : keys.clinic, { when, from: slot(event, 0), to: slot(event, 1) });
 }
 
 /** The visit's date and time before (0) or after (1) a move. */
 function slot(event, side) {
   const day = event.changes?.date?.[side];
   const clock = event.changes?.start_time?.[side];
-  if (!day) return 'another time';
-  return clock ? `${formatDate(day)} at ${clock}` : formatDate(day);
+  if (!day) return t('history.anotherTime');
+  return formatSlot(day, clock);
 }

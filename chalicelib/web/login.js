@@ -1,12 +1,13 @@
 // Logging in (with Cognito's new-password step), logging out, and switching between the
 // logged-out and the logged-in view.
 
-import { ApiError, NetworkError, request } from './api.js';
+import { request } from './api.js';
 import { resetCalendar } from './calendar.js';
 import { closeCancelDialog } from './dialogs.js';
 import { $, clearMessage, showMessage } from './dom.js';
 import { forgetHistories } from './history.js';
-import { MESSAGES } from './messages.js';
+import { setText, t } from './i18n.js';
+import { errorMessage } from './messages.js';
 import { forgetPreferences } from './preferences.js';
 import { clearTokens, loadTokens, saveTokens } from './session.js';
 import { state } from './state.js';
@@ -48,15 +49,16 @@ export function resetPortal() {
   forgetHistories();
   forgetPreferences();
   clearMessage($('#portal-message'));
-  $('#clinic-name').textContent = 'Client portal';
-  document.title = 'Scheduling – Client portal';
-  $('#signed-in-as').textContent = '';
+  setText($('#clinic-name'), 'header.brand');
+  $('#clinic-name').removeAttribute('title');
+  document.title = t('page.titleLoggedOut');
+  setText($('#signed-in-as'), null);
   $('#switch-clinic-button').hidden = true;
   $('#clinic-list').replaceChildren();
   $('#range-from').value = '';
   $('#range-to').value = '';
-  $('#timezone-note').textContent = '';
-  $('#visits-summary').textContent = '';
+  setText($('#timezone-note'), null);
+  setText($('#visits-summary'), null);
   $('#upcoming-section').hidden = true;
   $('#past-section').hidden = true;
   document.querySelectorAll('.visits-table tbody').forEach((tbody) => tbody.replaceChildren());
@@ -68,7 +70,7 @@ export function endSession(message) {
   showLogin(message);
 }
 
-export const expireSession = () => endSession(MESSAGES.sessionExpired);
+export const expireSession = () => endSession({ key: 'errors.sessionExpired' });
 
 function onLoginSuccess(tokens) {
   saveTokens(tokens);
@@ -77,15 +79,6 @@ function onLoginSuccess(tokens) {
   clearMessage($('#login-message'));
   $('#login-form').reset();
   startPortal({ focusTitle: true });
-}
-
-/** Words for a failed /auth/* call. */
-function authErrorMessage(error, { on401 }) {
-  if (error instanceof NetworkError) return MESSAGES.network;
-  if (error instanceof ApiError && error.status === 401 && on401) return on401;
-  if (error instanceof ApiError) return error.message;
-  console.error(error);
-  return 'Something went wrong. Please try again.';
 }
 
 async function onLoginSubmit(event) {
@@ -103,14 +96,14 @@ async function onLoginSubmit(event) {
       showNewPasswordStep();
     } else if (result?.challenge === 'SOFTWARE_TOKEN_MFA' || result?.challenge === 'MFA_SETUP') {
       // A staff login (staff answer a second-factor code): this page is the patients' portal.
-      showMessage(region, MESSAGES.notPatient);
+      showMessage(region, { key: 'errors.notPatient' });
     } else if (result?.id_token) {
       onLoginSuccess(result);
     } else {
-      showMessage(region, 'The portal gave an answer this page does not understand. Please call the clinic.');
+      showMessage(region, { key: 'errors.unexpectedAnswer' });
     }
   } catch (error) {
-    showMessage(region, authErrorMessage(error, { on401: MESSAGES.badLogin }));
+    showMessage(region, errorMessage(error, { step: 'login' }));
   } finally {
     button.disabled = false;
   }
@@ -148,8 +141,8 @@ async function onNewPasswordSubmit(event) {
     });
     onLoginSuccess(tokens);
   } catch (error) {
-    // 400 carries the password policy in words; a 401 here means the challenge timed out.
-    showMessage(region, authErrorMessage(error, { on401: 'This step has timed out. Please choose Start over and log in again.' }));
+    // 400: the password breaks the rules; 401 here means the challenge timed out.
+    showMessage(region, errorMessage(error, { step: 'newPassword' }));
     if (button.isConnected) button.disabled = false;
   }
 }

@@ -1,8 +1,10 @@
-// The patient's own choices: reminder emails on or off (GET / PATCH /portal/preferences). The
-// checkbox saves at once and says so; a failure puts it back as it was.
+// The patient's own choices (GET / PATCH /portal/preferences): reminder emails on or off, and
+// the language, which decides the page once logged in. The checkbox saves at once and says so;
+// a failure puts it back as it was.
 
 import { api } from './api.js';
 import { $ } from './dom.js';
+import { isLanguage, language, setLanguage, setText } from './i18n.js';
 import { state } from './state.js';
 
 let reportError = () => {};
@@ -15,13 +17,20 @@ export async function loadPreferences() {
   const box = $('#email-reminders');
   box.checked = Boolean(preferences?.email_reminders);
   box.disabled = false;
+  // The saved language decides once logged in (the switch before login was only for this tab).
+  if (isLanguage(preferences?.language) && preferences.language !== language()) setLanguage(preferences.language);
+}
+
+/** Saves the switch's choice: reminders, calendar text and link pages follow it too. */
+export async function saveLanguage(code) {
+  await api('PATCH', '/portal/preferences', { language: code });
 }
 
 export function forgetPreferences() {
   const box = $('#email-reminders');
   box.checked = false;
   box.disabled = true;
-  $('#reminders-status').textContent = '';
+  setText($('#reminders-status'), null);
 }
 
 async function onReminderChoice(event) {
@@ -29,18 +38,16 @@ async function onReminderChoice(event) {
   const wanted = box.checked;
   const generation = state.generation;
   box.disabled = true;
-  $('#reminders-status').textContent = 'Saving…';
+  setText($('#reminders-status'), 'reminders.saving');
   try {
     const saved = await api('PATCH', '/portal/preferences', { email_reminders: wanted });
     if (generation !== state.generation) return;
     box.checked = Boolean(saved?.email_reminders);
-    $('#reminders-status').textContent = box.checked
-      ? 'Saved: you will get reminder emails.'
-      : 'Saved: you will not get reminder emails.';
+    setText($('#reminders-status'), box.checked ? 'reminders.on' : 'reminders.off');
   } catch (error) {
     if (generation !== state.generation) return;
     box.checked = !wanted;
-    $('#reminders-status').textContent = '';
+    setText($('#reminders-status'), null);
     reportError(error);
   } finally {
     if (generation === state.generation) box.disabled = false;

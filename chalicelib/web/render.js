@@ -3,9 +3,9 @@
 
 import { calendarLink, offersCalendarFile } from './calendar.js';
 import { $, el } from './dom.js';
-import { clinicNow, formatDate, isPast, plural, statusLabel } from './format.js';
+import { clinicNow, formatClock, formatDate, isPast, statusLabel, zoneName } from './format.js';
 import { historyButton, historyRow, isHistoryOpen } from './history.js';
-import { MESSAGES } from './messages.js';
+import { setText, t } from './i18n.js';
 import { state } from './state.js';
 
 let cellIdCounter = 0;
@@ -30,13 +30,13 @@ function actionsFor(visit) {
 }
 
 const ACTION_BUTTONS = {
-  confirm: { text: 'Confirm', className: 'button--confirm' },
-  cancel: { text: 'Cancel', className: 'button--danger' },
-  change: { text: 'Change', className: 'button--link' },
+  confirm: { key: 'action.confirm', className: 'button--confirm' },
+  cancel: { key: 'action.cancel', className: 'button--danger' },
+  change: { key: 'action.change', className: 'button--link' },
 };
 
 function buildStatusCell(visit, describedBy, past) {
-  const cell = el('td', { className: 'status-cell', attrs: { 'data-label': 'Status' } });
+  const cell = el('td', { className: 'status-cell', attrs: { 'data-label': t('column.status') } });
   // One wrapper, so the status and its buttons stay together in the narrow card layout.
   const body = el('div', { className: 'status-body' });
   body.append(el('span', { className: 'status-text', text: statusLabel(visit.status) }));
@@ -44,8 +44,8 @@ function buildStatusCell(visit, describedBy, past) {
   if (actions.length) {
     const group = el('span', { className: 'status-actions' });
     for (const action of actions) {
-      const { text, className } = ACTION_BUTTONS[action];
-      group.append(actionButton(action, text, className, describedBy));
+      const { key, className } = ACTION_BUTTONS[action];
+      group.append(actionButton(action, t(key), className, describedBy));
     }
     body.append(' ', group);
   }
@@ -66,16 +66,17 @@ function buildRow(visit, past) {
   const dateId = `visit-cell-${++cellIdCounter}`;
   const timeId = `visit-cell-${++cellIdCounter}`;
 
-  const dateCell = el('td', { attrs: { 'data-label': 'Date', id: dateId } });
+  // data-label: the column's name where the narrow layout shows each row as a card.
+  const dateCell = el('td', { attrs: { 'data-label': t('column.date'), id: dateId } });
   dateCell.append(el('time', { text: formatDate(visit.date), attrs: { datetime: String(visit.date) } }));
-  const timeCell = el('td', { attrs: { 'data-label': 'Start time', id: timeId } });
-  timeCell.append(el('time', { text: String(visit.start_time ?? ''), attrs: { datetime: String(visit.start_time ?? '') } }));
+  const timeCell = el('td', { attrs: { 'data-label': t('column.time'), id: timeId } });
+  timeCell.append(el('time', { text: formatClock(visit.start_time), attrs: { datetime: String(visit.start_time ?? '') } }));
 
   row.append(
     dateCell,
     timeCell,
-    el('td', { text: String(visit.provider ?? ''), attrs: { 'data-label': 'Provider' } }),
-    el('td', { text: String(visit.location ?? ''), attrs: { 'data-label': 'Location' } }),
+    el('td', { text: String(visit.provider ?? ''), attrs: { 'data-label': t('column.provider') } }),
+    el('td', { text: String(visit.location ?? ''), attrs: { 'data-label': t('column.location') } }),
     buildStatusCell(visit, `${dateId} ${timeId}`, past),
   );
   return row;
@@ -102,14 +103,20 @@ export function renderVisits() {
   renderSection($('#upcoming-section'), upcoming, false);
   renderSection($('#past-section'), past, true);
 
-  $('#visits-summary').textContent = none
-    ? MESSAGES.noVisits
-    : `${plural(upcoming.length, 'upcoming visit')} and ${plural(past.length, 'past visit')} in this date range.`;
+  if (none) setText($('#visits-summary'), 'visits.none');
+  else {
+    setText($('#visits-summary'), 'visits.summary', {
+      upcoming: { key: 'visits.upcomingCount', params: { count: upcoming.length } },
+      past: { key: 'visits.pastCount', params: { count: past.length } },
+    });
+  }
 }
 
+/** Which zone the times are in: the clinic's, by the locale's name for it and its IANA id. */
 export function renderTimezoneNote() {
   const tz = state.timezone;
-  $('#timezone-note').textContent = tz ? `Dates and times are in the clinic's time zone (${tz}).` : '';
+  if (tz) setText($('#timezone-note'), 'timezone.note', { zone: zoneName(tz), id: String(tz) });
+  else setText($('#timezone-note'), null);
 }
 
 /**

@@ -6,6 +6,7 @@ other's clicks; the seeded demo visits are only looked at, never changed.
 """
 
 import itertools
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, sync_playwright
@@ -14,6 +15,7 @@ from .portal import log_in
 from .stack import ARTIFACTS, LocalStack, StaffApi, chromium_missing, launch_chromium, port_is_closed
 
 DESKTOP = {"width": 1280, "height": 900}
+AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
 
 
 @pytest.fixture(scope="session")
@@ -61,12 +63,18 @@ def page(request, browser, stack) -> Page:
     page = context.new_page()
     page_errors = []
     page.on("pageerror", lambda error: page_errors.append(str(error)))
+    page.on("console", lambda message: wording_mistake(message) and page_errors.append(message.text))
     yield page
     if getattr(request.node, "failed_in_call", False):
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
     assert not page_errors, f"the page threw: {page_errors}"
+
+
+def wording_mistake(message) -> bool:
+    """A console line of i18n.js saying the page named a missing message or left a {placeholder} unfilled."""
+    return message.type == "error" and message.text.startswith("i18n:")
 
 
 # Days after the demo visits (the last is 23 days ahead) and inside the page's default range.
@@ -90,3 +98,13 @@ def new_visit(staff):
 def logged_in(page) -> Page:
     log_in(page)
     return page
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's script, for portal.axe_violations()."""
+    if not AXE.exists():
+        pytest.fail(
+            f"axe-core is missing at {AXE}: `make test` installs it (npm ci --prefix tests/browser).", pytrace=False
+        )
+    return AXE.read_text(encoding="utf-8")

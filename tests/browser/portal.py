@@ -39,3 +39,15 @@ def button(scope, name: str):
 def stored_tokens(page: Page) -> dict:
     return page.evaluate("""() => Object.fromEntries(
         ['portal.id_token', 'portal.refresh_token', 'portal.expires_at'].map((k) => [k, sessionStorage.getItem(k)]))""")
+
+
+WCAG_AA_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+def axe_violations(page: Page, axe_source: str) -> list:
+    """The page's WCAG A/AA violations, by axe-core (the `axe_source` fixture)."""
+    # Evaluated through DevTools, so the page's own Content-Security-Policy stays as deployed.
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(axe_source)
+    result = page.evaluate("(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_AA_TAGS)
+    return [f"{v['id']} ({v['help']}): {[n['target'] for n in v['nodes']]}" for v in result["violations"]]

@@ -14,9 +14,8 @@ from playwright.sync_api import expect
 from local import demo
 from tests.calendars import parse
 
-from .portal import button
+from .portal import axe_violations, button
 from .stack import CLINIC_NAME, emails_to
-from .test_accessibility import AXE, axe_violations
 from .test_reminders_page import DOMAIN, REMINDER_WAIT_SECONDS, link_named
 
 SAM_EMAIL = demo.SAM[2]
@@ -103,9 +102,8 @@ def test_a_spanish_patients_reminder_is_in_spanish(spanish_reminder):
         assert english not in text
 
 
-def test_its_link_page_opens_in_spanish_answers_in_spanish_and_meets_wcag_aa(page, staff, spanish_reminder):
+def test_its_link_page_opens_in_spanish_answers_in_spanish_and_meets_wcag_aa(page, staff, spanish_reminder, axe_source):
     visit, reminder = spanish_reminder
-    axe_source = AXE.read_text(encoding="utf-8")
 
     page.goto(link_named(reminder, "Confirmar"))
 

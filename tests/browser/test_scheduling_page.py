@@ -135,7 +135,7 @@ def test_the_tables_show_every_status_in_words_with_only_the_offered_actions(log
     expect(first.locator("td")).to_have_text(
         [
             re.compile(r"^[A-Z][a-z]{2}, [A-Z][a-z]{2} \d{1,2}, \d{4}$"),
-            "14:00",
+            re.compile(r"^2:00\sPM$"),  # the clinic's 14:00, as US patients write it
             "Jordan Lee, LMFT",
             "Telehealth (video)",
             re.compile("^Patient confirmed"),
@@ -493,7 +493,7 @@ def test_a_visits_history_opens_under_it_and_tells_what_happened_in_words(page, 
 
     expect(toggle).to_have_attribute("aria-expanded", "true")
     history = page.get_by_role("region", name=re.compile("^History of the visit on"))
-    moment = r"[A-Z][a-z]{2}, [A-Z][a-z]{2} \d{1,2} at \d{1,2}:\d{2} [AP]M"
+    moment = r"[A-Z][a-z]{2}, [A-Z][a-z]{2} \d{1,2}, \d{4} · \d{1,2}:\d{2}\s[AP]M"
     expect(history.get_by_role("listitem")).to_have_text(
         [
             re.compile(rf"^The clinic scheduled this visit on {moment}\.$"),
