@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import requests
 
 from local import demo
+from tests.calendars import parse
 from tests.local_stack import (  # noqa: F401 (the browser fixtures use them)
     ARTIFACTS,
     ROOT,
@@ -139,3 +140,25 @@ def emails_to(aws_endpoint: str, address: str) -> list[email.message.EmailMessag
         for message in sent
         if address in message["destinations"]
     ]
+
+
+DEMO_DOMAIN = "demo-clinic.example"  # of the demo's sender address: calendar UIDs end with it
+# The local scheduler sweeps every 15 s; a reminder falls due within about a minute of its visit
+# being made, so this leaves room for a slow machine.
+REMINDER_WAIT_SECONDS = 150
+
+
+def reminder_for(stack, visit: dict, address: str) -> email.message.EmailMessage:
+    """The reminder email of `visit` to `address` (known by its attached calendar file), once sent."""
+    deadline = time.monotonic() + REMINDER_WAIT_SECONDS
+    uid = f"{visit['id']}@{DEMO_DOMAIN}"
+    while time.monotonic() < deadline:
+        for message in emails_to(stack.aws_endpoint, address):
+            for attachment in message.iter_attachments():
+                if (
+                    attachment.get_content_type() == "text/calendar"
+                    and uid in parse(attachment.get_payload(decode=True)).uids()
+                ):
+                    return message
+        time.sleep(2)
+    raise AssertionError(f"no reminder for {visit['id']} within {REMINDER_WAIT_SECONDS}s:\n{stack.log_tail()}")

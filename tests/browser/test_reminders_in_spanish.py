@@ -4,7 +4,6 @@ the emulator's SES accepted is in Spanish, and its link page opens in Chromium i
 (`lang="es"`, Spanish dates and 12-hour times in the clinic's zone), meeting WCAG A/AA (axe-core)."""
 
 import re
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,11 +11,10 @@ import requests
 from playwright.sync_api import expect
 
 from local import demo
-from tests.calendars import parse
 
 from .portal import axe_violations, button
-from .stack import CLINIC_NAME, emails_to
-from .test_reminders_page import DOMAIN, REMINDER_WAIT_SECONDS, link_named
+from .stack import CLINIC_NAME, reminder_for
+from .test_reminders_page import link_named
 
 SAM_EMAIL = demo.SAM[2]
 SPANISH_DATE = r"(lun|mar|mié|jue|vie|sáb|dom), \d{1,2} (ene|feb|mar|abr|may|jun|jul|ago|sept?|oct|nov|dic) \d{4}"
@@ -61,7 +59,7 @@ def spanish_reminder(stack, staff):
             },
             expect=201,
         )
-        yield visit, wait_for_reminder(stack, visit)
+        yield visit, reminder_for(stack, visit, SAM_EMAIL)
     finally:
         set_language(stack, "en")  # the demo's Sam reads English again for any later test
 
@@ -70,21 +68,6 @@ def staff_zone(staff):
     from zoneinfo import ZoneInfo
 
     return ZoneInfo(staff.settings["timezone"])
-
-
-def wait_for_reminder(stack, visit: dict):
-    deadline = time.monotonic() + REMINDER_WAIT_SECONDS
-    uid = f"{visit['id']}@{DOMAIN}"
-    while time.monotonic() < deadline:
-        for message in emails_to(stack.aws_endpoint, SAM_EMAIL):
-            for attachment in message.iter_attachments():
-                if (
-                    attachment.get_content_type() == "text/calendar"
-                    and uid in parse(attachment.get_payload(decode=True)).uids()
-                ):
-                    return message
-        time.sleep(2)
-    raise AssertionError(f"no reminder for {visit['id']} within {REMINDER_WAIT_SECONDS}s:\n{stack.log_tail()}")
 
 
 def test_a_spanish_patients_reminder_is_in_spanish(spanish_reminder):

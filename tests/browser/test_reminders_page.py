@@ -2,21 +2,13 @@
 choice on the Scheduling page, and a real reminder email whose links answer the visit."""
 
 import re
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.calendars import parse
-
 from .portal import button, log_in, row
-from .stack import PATIENT_LOGIN, emails_to
-
-DOMAIN = "demo-clinic.example"  # of the demo's sender address: calendar UIDs end with it
-# The local scheduler sweeps every 15 s; a reminder falls due within about a minute of its visit
-# being made (below), so this leaves room for a slow machine.
-REMINDER_WAIT_SECONDS = 150
+from .stack import PATIENT_LOGIN, reminder_for
 
 
 def reminders_box(page):
@@ -52,22 +44,6 @@ def reminded(staff):
     }
 
 
-def reminder_for(stack, visit: dict):
-    """The reminder email of `visit` (known by its attached calendar file), once it has been sent."""
-    deadline = time.monotonic() + REMINDER_WAIT_SECONDS
-    uid = f"{visit['id']}@{DOMAIN}"
-    while time.monotonic() < deadline:
-        for message in emails_to(stack.aws_endpoint, PATIENT_LOGIN[0]):
-            for attachment in message.iter_attachments():
-                if (
-                    attachment.get_content_type() == "text/calendar"
-                    and uid in parse(attachment.get_payload(decode=True)).uids()
-                ):
-                    return message
-        time.sleep(2)
-    raise AssertionError(f"no reminder for {visit['id']} within {REMINDER_WAIT_SECONDS}s:\n{stack.log_tail()}")
-
-
 def link_named(message, name: str) -> str:
     html = message.get_body(("html",)).get_content()
     match = re.search(rf'<a href="([^"]+)"[^>]*>{re.escape(name)}</a>', html)
@@ -78,7 +54,7 @@ def link_named(message, name: str) -> str:
 def test_a_reminder_link_answers_the_visit_only_when_the_patient_clicks(page, stack, staff, reminded):
     visit = reminded["answered"]
 
-    reminder = reminder_for(stack, visit)
+    reminder = reminder_for(stack, visit, PATIENT_LOGIN[0])
     assert reminder["Subject"].startswith("Reminder: your appointment on ")
     assert reminder["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     confirm_link = link_named(reminder, "Confirm")
@@ -105,7 +81,7 @@ def test_a_reminder_link_answers_the_visit_only_when_the_patient_clicks(page, st
 
 def test_a_moved_visits_old_reminder_link_says_so_and_changes_nothing(page, stack, staff, reminded):
     visit = reminded["moved"]
-    confirm_link = link_named(reminder_for(stack, visit), "Confirm")
+    confirm_link = link_named(reminder_for(stack, visit, PATIENT_LOGIN[0]), "Confirm")
     moved_to = staff.today() + timedelta(days=3)
     staff.change_visit(visit["id"], date=moved_to.isoformat())
 
